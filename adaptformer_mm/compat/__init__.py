@@ -1,0 +1,19 @@
+"""Fixes for verified breakages of the pinned OpenMMLab stack on modern torch.
+
+Each fix lives in its own module, is idempotent and is applied once when
+``adaptformer_mm`` is imported, *before* ``mmaction.models`` is imported.
+See ``README.md`` ("Why each pin") and ``tests/compat/`` for the failures
+they address.
+"""
+from .checkpoint_loading import TRUST_ENV, patch_checkpoint_loader, safe_torch_load
+from .mmaction_imports import patch_mmaction_imports
+
+__all__ = [
+    'apply_all', 'patch_checkpoint_loader', 'patch_mmaction_imports',
+    'safe_torch_load', 'TRUST_ENV'
+]
+
+
+def apply_all() -> None:
+    patch_mmaction_imports()
+    patch_checkpoint_loader()

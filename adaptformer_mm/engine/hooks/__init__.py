@@ -1,0 +1,3 @@
+from .tunable_summary import TunableSummaryHook
+
+__all__ = ['TunableSummaryHook']

@@ -1,0 +1,177 @@
+"""Choosing, reporting and saving the trainable part of a model.
+
+Pure PyTorch. A "trainable group" is the shallowest module whose parameters
+all train (e.g. ``blocks.3.adaptmlp``, ``fc_norm``, ``cls_head``); groups are
+what the summary lists and what a tunable-only state dict holds (parameters
+and persistent buffers, so a BatchNorm head keeps its running statistics).
+"""
+import re
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import Callable, Dict, Iterable, List, Mapping, Tuple
+
+from torch import Tensor, nn
+
+
+def set_trainable(model: nn.Module,
+                  is_trainable: Callable[[str], bool]) -> List[str]:
+    """Set ``requires_grad`` of every parameter from its name.
+
+    Returns the names of the trainable parameters.
+    """
+    trainable = []
+    for name, param in model.named_parameters():
+        param.requires_grad_(bool(is_trainable(name)))
+        if param.requires_grad:
+            trainable.append(name)
+    return trainable
+
+
+def keep_in_eval(model: nn.Module, module_names: Iterable[str]) -> None:
+    """Put the named submodules (not their children) in eval mode.
+
+    Used after ``model.train()`` so frozen parts run without dropout and
+    drop-path while the trainable modules inside them still train.
+    """
+    modules = dict(model.named_modules())
+    for name in module_names:
+        modules[name].training = False
+
+
+def trainable_groups(model: nn.Module) -> List[str]:
+    """Names of the shallowest modules whose parameters all train, plus
+    names of trainable parameters that belong to no such module.
+
+    The root module is named ``''``.
+    """
+    groups, taken = [], []
+    for name, module in model.named_modules():
+        if any(name == t or name.startswith(t + '.') if t else True
+               for t in taken):
+            continue
+        params = list(module.parameters())
+        if params and all(p.requires_grad for p in params):
+            groups.append(name)
+            taken.append(name)
+    for name, param in model.named_parameters():
+        if param.requires_grad and not any(
+                name.startswith(t + '.') if t else True for t in taken):
+            groups.append(name)
+    return groups
+
+
+@dataclass
+class ParamSummary:
+    """Counts of trainable and all parameters, and where the trainable ones
+    are (``groups`` maps a trainable group name to its parameter count)."""
+    trainable: int
+    total: int
+    groups: Dict[str, int] = field(default_factory=dict)
+
+    @property
+    def percent(self) -> float:
+        return 100.0 * self.trainable / self.total if self.total else 0.0
+
+    def headline(self) -> str:
+        """HF-peft style one-liner."""
+        return (f'trainable params: {self.trainable:,} || all params: '
+                f'{self.total:,} || trainable%: {self.percent:.4f}')
+
+    def format(self) -> str:
+        """Headline plus one line per trainable group; groups that differ
+        only in a block index are merged (``blocks.{0-11}.adaptmlp``)."""
+        lines = [self.headline()]
+        if not self.groups:
+            lines.append('trainable modules: none')
+            return '\n'.join(lines)
+        lines.append('trainable modules:')
+        merged: Dict[str, Tuple[List[str], List[int]]] = OrderedDict()
+        for name, count in self.groups.items():
+            pattern = re.sub(r'(?<=\.)\d+(?=\.|$)|^\d+(?=\.|$)', '#',
+                             name) or '(whole model)'
+            indices = re.findall(r'(?:^|\.)(\d+)(?=\.|$)', name)
+            key, counts = merged.setdefault(pattern, ([], []))
+            key.append(','.join(indices))
+            counts.append(count)
+        width = max(len(p) for p in merged) + 12
+        for pattern, (indices, counts) in merged.items():
+            label = pattern
+            if '#' in pattern:
+                label = pattern.replace('#', '{' + _ranges(indices) + '}', 1)
+            if len(counts) > 1 and len(set(counts)) == 1:
+                detail = f'{len(counts)} x {counts[0]:,} = {sum(counts):,}'
+            else:
+                detail = f'{sum(counts):,}'
+            lines.append(f'  {label:<{width}} {detail}')
+        return '\n'.join(lines)
+
+    __str__ = format
+
+
+def _ranges(indices: List[str]) -> str:
+    """'0','1','2','5' -> '0-2,5' (non-integers are listed as they are)."""
+    if not all(i.isdigit() for i in indices):
+        return '|'.join(indices)
+    nums = sorted({int(i) for i in indices})
+    parts, start = [], nums[0]
+    for prev, cur in zip(nums, nums[1:] + [None]):
+        if cur != prev + 1:
+            parts.append(str(start) if start == prev else f'{start}-{prev}')
+            start = cur
+    return ','.join(parts)
+
+
+def summarize_parameters(model: nn.Module) -> ParamSummary:
+    """Count trainable and all parameters of ``model`` (shared parameters
+    once) and list its trainable groups."""
+    seen, trainable, total = set(), 0, 0
+    for param in model.parameters():
+        if id(param) in seen:
+            continue
+        seen.add(id(param))
+        total += param.numel()
+        if param.requires_grad:
+            trainable += param.numel()
+    params = dict(model.named_parameters())
+    groups = OrderedDict()
+    for group in trainable_groups(model):
+        if group in params:
+            groups[group] = params[group].numel()
+        else:
+            module = model.get_submodule(group)
+            groups[group] = sum(p.numel() for p in module.parameters())
+    return ParamSummary(trainable=trainable, total=total, groups=groups)
+
+
+def tunable_state_dict(model: nn.Module) -> 'OrderedDict[str, Tensor]':
+    """State of the trainable groups only: their parameters and persistent
+    buffers, detached, keyed as in ``model.state_dict()``."""
+    groups = trainable_groups(model)
+    state = model.state_dict()
+    return OrderedDict(
+        (k, v.detach()) for k, v in state.items()
+        if any(k == g or k.startswith(g + '.') if g else True
+               for g in groups))
+
+
+def load_tunable_state_dict(model: nn.Module,
+                            state_dict: Mapping[str, Tensor],
+                            strict: bool = True) -> Tuple[List[str], List[str]]:
+    """Load a state dict saved by :func:`tunable_state_dict`.
+
+    Returns ``(missing, unexpected)``: trainable keys the file lacks, and keys
+    of the file that are not trainable state of ``model``. With ``strict``
+    either being non-empty raises ``KeyError`` naming the keys, before any
+    tensor is copied.
+    """
+    expected = set(tunable_state_dict(model))
+    missing = sorted(expected - set(state_dict))
+    unexpected = sorted(set(state_dict) - expected)
+    if strict and (missing or unexpected):
+        raise KeyError(
+            'tunable state dict does not match the trainable part of the '
+            f'model: missing {missing or "none"}; unexpected (frozen or '
+            f'unknown) {unexpected or "none"}')
+    model.load_state_dict(
+        {k: v for k, v in state_dict.items() if k in expected}, strict=False)
+    return missing, unexpected

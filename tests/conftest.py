@@ -1,0 +1,49 @@
+import os
+import os.path as osp
+import subprocess
+import sys
+
+import pytest
+
+REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+DEMO_CONFIG = osp.join(
+    REPO, 'configs', 'demo',
+    'videomae_vit-tiny-p16_scratch_adamw-20e_synthetic-direction.py')
+
+
+def run_python(args, cwd=REPO, env=None, timeout=600, check=True):
+    """Run ``python ARGS`` in a fresh interpreter; return the CompletedProcess."""
+    full_env = dict(os.environ)
+    full_env.update(env or {})
+    proc = subprocess.run([sys.executable] + list(args), cwd=cwd,
+                          env=full_env, capture_output=True, text=True,
+                          timeout=timeout)
+    if check and proc.returncode != 0:
+        raise AssertionError(f'python {" ".join(args)} failed '
+                             f'({proc.returncode}):\n{proc.stdout[-3000:]}\n'
+                             f'{proc.stderr[-5000:]}')
+    return proc
+
+
+@pytest.fixture(scope='session')
+def synthetic_root(tmp_path_factory):
+    """A small synthetic direction dataset shared by the tests."""
+    from adaptformer_mm.datasets import generate_synthetic_dataset
+    root = str(tmp_path_factory.mktemp('synthetic') / 'direction')
+    generate_synthetic_dataset(root, num_train=16, num_val=8)
+    return root
+
+
+def tiny_demo_overrides(data_root, epochs=1):
+    """--cfg-options that shrink the demo config to seconds."""
+    opts = [f'train_cfg.max_epochs={epochs}', 'train_cfg.val_interval=1',
+            'model.backbone.depth=2', 'model.backbone.embed_dims=32',
+            'model.backbone.num_heads=2', 'model.cls_head.in_channels=32']
+    for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        opts += [f'{loader}.dataset.data_root={data_root}',
+                 f'{loader}.dataset.num_train=16',
+                 f'{loader}.dataset.num_val=8',
+                 f'{loader}.num_workers=0',
+                 f'{loader}.persistent_workers=False',
+                 f'{loader}.batch_size=4']
+    return ['--cfg-options'] + opts

@@ -1,0 +1,88 @@
+import pytest
+import torch
+from torch import nn
+
+from adaptformer_mm.peft import (AdaptMLP, keep_in_eval,
+                                 load_tunable_state_dict, set_trainable,
+                                 summarize_parameters, trainable_groups,
+                                 tunable_state_dict)
+
+
+class Toy(nn.Module):
+
+    def __init__(self):
+        super().__init__()
+        self.blocks = nn.ModuleList()
+        for _ in range(3):
+            block = nn.Sequential(nn.Linear(8, 8), nn.Dropout(0.5))
+            block.add_module('adapter', AdaptMLP(8, bottleneck=2))
+            self.blocks.append(block)
+        self.norm = nn.LayerNorm(8)
+        self.head = nn.Sequential(nn.BatchNorm1d(8, affine=False),
+                                  nn.Linear(8, 3))
+
+
+def peft_toy():
+    toy = Toy()
+    set_trainable(toy, lambda n: 'adapter' in n or n.startswith(
+        ('norm.', 'head.')))
+    return toy
+
+
+def test_summary_counts_and_hf_headline():
+    summary = summarize_parameters(peft_toy())
+    adapter = 8 * 2 + 2 + 2 * 8 + 8
+    assert summary.trainable == 3 * adapter + 16 + 27
+    assert summary.total == summary.trainable + 3 * 72
+    assert summary.headline() == (
+        f'trainable params: {summary.trainable:,} || all params: '
+        f'{summary.total:,} || trainable%: '
+        f'{100 * summary.trainable / summary.total:.4f}')
+    text = summary.format()
+    assert 'blocks.{0-2}.adapter' in text
+    assert f'3 x {adapter:,} = {3 * adapter:,}' in text
+    assert 'norm' in text and 'head' in text
+
+
+def test_groups_are_shallowest_fully_trainable_modules():
+    toy = peft_toy()
+    assert trainable_groups(toy) == [
+        'blocks.0.adapter', 'blocks.1.adapter', 'blocks.2.adapter', 'norm',
+        'head'
+    ]
+    set_trainable(toy, lambda n: True)
+    assert trainable_groups(toy) == ['']
+    assert '(whole model)' in summarize_parameters(toy).format()
+    set_trainable(toy, lambda n: False)
+    assert summarize_parameters(toy).format().endswith('none')
+
+
+def test_tunable_state_dict_roundtrip_keeps_head_buffers():
+    toy = peft_toy()
+    toy.head.train()(torch.randn(4, 8))  # running stats leave their init
+    state = tunable_state_dict(toy)
+    assert 'head.0.running_mean' in state
+    assert not any(k.startswith('blocks.0.0') for k in state)
+    other = peft_toy()
+    missing, unexpected = load_tunable_state_dict(other, state)
+    assert (missing, unexpected) == ([], [])
+    for key, value in state.items():
+        assert torch.equal(other.state_dict()[key], value)
+
+
+def test_load_tunable_strict_names_keys_and_copies_nothing():
+    toy = peft_toy()
+    state = dict(tunable_state_dict(toy))
+    state['blocks.0.0.weight'] = torch.zeros(8, 8)
+    del state['norm.weight']
+    before = toy.blocks[0][0].weight.clone()
+    with pytest.raises(KeyError, match=r'norm\.weight.*blocks\.0\.0\.weight'):
+        load_tunable_state_dict(toy, state)
+    assert torch.equal(toy.blocks[0][0].weight, before)
+
+
+def test_keep_in_eval_is_not_recursive():
+    toy = Toy().train()
+    keep_in_eval(toy, ['blocks.0', 'blocks.0.1'])
+    assert not toy.blocks[0].training and not toy.blocks[0][1].training
+    assert toy.blocks[0].adapter.training

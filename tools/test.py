@@ -1,0 +1,103 @@
+"""Evaluate a checkpoint with mmengine's Runner (mmaction2's command line)."""
+import argparse
+import os
+import os.path as osp
+import sys
+
+sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+
+import adaptformer_mm  # noqa: E402,F401  (stack fixes + registrations)
+from adaptformer_mm.engine import setup_cpu_distributed  # noqa: E402
+from mmengine.config import Config, DictAction  # noqa: E402
+from mmengine.registry import RUNNERS  # noqa: E402
+from mmengine.runner import Runner  # noqa: E402
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description='Test (and eval) a model')
+    parser.add_argument('config', help='test config file path')
+    parser.add_argument('checkpoint', help='checkpoint file')
+    parser.add_argument(
+        '--work-dir', help='the dir to save the evaluation metrics')
+    parser.add_argument(
+        '--dump',
+        type=str,
+        help='dump predictions to this new .pkl file for offline evaluation')
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
+        help='override config settings, e.g. test_dataloader.batch_size=4')
+    parser.add_argument(
+        '--show-dir', help='directory where visualizations are saved')
+    parser.add_argument(
+        '--show', action='store_true', help='display predictions in a window')
+    parser.add_argument(
+        '--interval', type=int, default=1, help='visualize every N samples')
+    parser.add_argument(
+        '--wait-time', type=float, default=2, help='display time (seconds)')
+    parser.add_argument(
+        '--launcher',
+        choices=['none', 'pytorch', 'slurm', 'mpi'],
+        default='none',
+        help='job launcher')
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    args = parser.parse_args(argv)
+    if 'LOCAL_RANK' not in os.environ:
+        os.environ['LOCAL_RANK'] = str(args.local_rank)
+    return args
+
+
+def merge_args(cfg, args):
+    if args.show or args.show_dir is not None:
+        if 'visualization' not in cfg.default_hooks:
+            raise KeyError(
+                '--show/--show-dir need default_hooks.visualization = '
+                "dict(type='VisualizationHook') in the config")
+        vis = cfg.default_hooks.visualization
+        vis.enable = True
+        vis.show = args.show
+        vis.wait_time = args.wait_time
+        vis.out_dir = args.show_dir
+        vis.interval = args.interval
+
+    if args.dump is not None:
+        if not args.dump.endswith(('.pkl', '.pickle')):
+            raise ValueError(f'--dump {args.dump}: use a .pkl file name')
+        if osp.exists(args.dump):
+            raise FileExistsError(
+                f'--dump {args.dump} exists; choose a new file name')
+        dump_metric = dict(type='DumpResults', out_file_path=args.dump)
+        if isinstance(cfg.test_evaluator, (list, tuple)):
+            cfg.test_evaluator = list(cfg.test_evaluator) + [dump_metric]
+        else:
+            cfg.test_evaluator = [cfg.test_evaluator, dump_metric]
+
+    cfg.launcher = args.launcher
+    if args.cfg_options is not None:
+        cfg.merge_from_dict(args.cfg_options)
+
+    if args.work_dir is not None:
+        cfg.work_dir = args.work_dir
+    elif cfg.get('work_dir', None) is None:
+        cfg.work_dir = osp.join('./work_dirs',
+                                osp.splitext(osp.basename(args.config))[0])
+    if '://' not in args.checkpoint and not osp.isfile(args.checkpoint):
+        raise FileNotFoundError(f'checkpoint not found: {args.checkpoint}')
+    cfg.load_from = args.checkpoint
+    return cfg
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    cfg = merge_args(Config.fromfile(args.config), args)
+    setup_cpu_distributed(cfg, args.launcher)
+    if 'runner_type' not in cfg:
+        runner = Runner.from_cfg(cfg)
+    else:
+        runner = RUNNERS.build(cfg)
+    return runner.test()
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,174 @@
+"""Train a recognizer / classifier from a config with mmengine's Runner.
+
+Same command line as mmaction2's ``tools/train.py``; in addition it applies
+the project's stack fixes, trains multi-process without CUDA (gloo), refuses
+to overwrite checkpoints of an earlier run and prints where the results are.
+"""
+import argparse
+import glob
+import os
+import os.path as osp
+import sys
+
+sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+
+import adaptformer_mm  # noqa: E402,F401  (stack fixes + registrations)
+import torch  # noqa: E402
+from adaptformer_mm.engine import setup_cpu_distributed  # noqa: E402
+from mmengine.config import Config, DictAction  # noqa: E402
+from mmengine.registry import RUNNERS  # noqa: E402
+from mmengine.runner import Runner  # noqa: E402
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description='Train a model')
+    parser.add_argument('config', help='train config file path')
+    parser.add_argument('--work-dir', help='the dir to save logs and models')
+    parser.add_argument(
+        '--resume',
+        nargs='?',
+        type=str,
+        const='auto',
+        help='resume from this checkpoint, or without a path from the latest '
+        'checkpoint in the work dir')
+    parser.add_argument(
+        '--amp',
+        action='store_true',
+        help='automatic mixed precision (needs a GPU)')
+    parser.add_argument(
+        '--no-validate',
+        action='store_true',
+        help='do not evaluate during training')
+    parser.add_argument(
+        '--auto-scale-lr',
+        action='store_true',
+        help='scale the lr by (total batch) / auto_scale_lr.base_batch_size')
+    parser.add_argument('--seed', type=int, default=None, help='random seed')
+    parser.add_argument(
+        '--diff-rank-seed',
+        action='store_true',
+        help='set different seeds for different ranks')
+    parser.add_argument(
+        '--deterministic',
+        action='store_true',
+        help='use deterministic algorithms where torch has them')
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
+        help='override config settings, e.g. model.backbone.depth=2 '
+        'train_dataloader.batch_size=8')
+    parser.add_argument(
+        '--launcher',
+        choices=['none', 'pytorch', 'slurm', 'mpi'],
+        default='none',
+        help='job launcher')
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    args = parser.parse_args(argv)
+    if 'LOCAL_RANK' not in os.environ:
+        os.environ['LOCAL_RANK'] = str(args.local_rank)
+    return args
+
+
+def merge_args(cfg, args):
+    """Merge CLI arguments into the config, as mmaction2 does."""
+    if args.no_validate:
+        cfg.val_cfg = None
+        cfg.val_dataloader = None
+        cfg.val_evaluator = None
+
+    cfg.launcher = args.launcher
+
+    # work_dir priority: CLI > config > config file name
+    if args.work_dir is not None:
+        cfg.work_dir = args.work_dir
+    elif cfg.get('work_dir', None) is None:
+        cfg.work_dir = osp.join('./work_dirs',
+                                osp.splitext(osp.basename(args.config))[0])
+
+    if args.amp:
+        if not torch.cuda.is_available():
+            raise RuntimeError(
+                '--amp needs a GPU: mmengine\'s AmpOptimWrapper does not run '
+                'on the CPU. Train without --amp here.')
+        wrapper = cfg.optim_wrapper.get('type', 'OptimWrapper')
+        if wrapper not in ('OptimWrapper', 'AmpOptimWrapper'):
+            raise ValueError(
+                f'--amp works with optim_wrapper.type OptimWrapper or '
+                f'AmpOptimWrapper, but the config sets {wrapper!r}')
+        cfg.optim_wrapper.type = 'AmpOptimWrapper'
+        cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
+
+    if args.resume == 'auto':
+        cfg.resume = True
+        cfg.load_from = None
+    elif args.resume is not None:
+        cfg.resume = True
+        cfg.load_from = args.resume
+
+    if args.auto_scale_lr:
+        if 'auto_scale_lr' not in cfg:
+            raise KeyError(
+                '--auto-scale-lr needs auto_scale_lr.base_batch_size in the '
+                'config (the total batch its lr was set for)')
+        cfg.auto_scale_lr.enable = True
+
+    if cfg.get('randomness', None) is None:
+        cfg.randomness = dict(
+            seed=args.seed,
+            diff_rank_seed=args.diff_rank_seed,
+            deterministic=args.deterministic)
+    elif args.seed is not None or args.deterministic:
+        if args.seed is not None:
+            cfg.randomness.seed = args.seed
+        if args.deterministic:
+            cfg.randomness.deterministic = True
+
+    if args.cfg_options is not None:
+        cfg.merge_from_dict(args.cfg_options)
+    return cfg
+
+
+def check_work_dir(cfg) -> None:
+    """Refuse to start a fresh run over the checkpoints of an earlier one.
+
+    mmengine would silently overwrite ``epoch_N.pth`` of the earlier run.
+    """
+    if cfg.get('resume', False) or not osp.isdir(cfg.work_dir):
+        return
+    found = sorted(glob.glob(osp.join(cfg.work_dir, '*.pth')))
+    if found:
+        raise FileExistsError(
+            f'work dir {cfg.work_dir} already holds checkpoints of an earlier '
+            f'run ({", ".join(osp.basename(f) for f in found[:3])}'
+            f'{", ..." if len(found) > 3 else ""}). Continue it with '
+            '--resume, or start afresh with another --work-dir.')
+
+
+def report(runner) -> None:
+    if runner.rank != 0:
+        return
+    last = osp.join(runner.work_dir, 'last_checkpoint')
+    ckpt = open(last).read().strip() if osp.isfile(last) else '(none saved)'
+    print(f'\nwork dir:   {osp.abspath(runner.work_dir)}\n'
+          f'log:        {osp.abspath(runner.log_dir)}\n'
+          f'checkpoint: {ckpt}', flush=True)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    cfg = Config.fromfile(args.config)
+    cfg = merge_args(cfg, args)
+    check_work_dir(cfg)
+    setup_cpu_distributed(cfg, args.launcher)
+
+    if 'runner_type' not in cfg:
+        runner = Runner.from_cfg(cfg)
+    else:
+        runner = RUNNERS.build(cfg)
+    runner.train()
+    report(runner)
+
+
+if __name__ == '__main__':
+    main()
