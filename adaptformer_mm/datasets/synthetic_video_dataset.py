@@ -1,4 +1,5 @@
 """``VideoDataset`` over synthetic clips that are generated on first use."""
+import os.path as osp
 from typing import Optional
 
 from mmaction.datasets import VideoDataset
@@ -13,13 +14,14 @@ class SyntheticVideoDataset(VideoDataset):
     """mmaction2's ``VideoDataset`` on clips written by
     :func:`generate_synthetic_dataset`, so a config trains with no download.
 
-    The mp4 files and annotation lists are written under ``data_root`` the
-    first time (by rank 0 while the other ranks wait) and reused afterwards;
+    The mp4 files and annotation lists are written under
+    ``data_root/{task}_train{num_train}_val{num_val}_{num_frames}x{size}_seed{seed}``
+    the first time (by rank 0 while the other ranks wait) and reused afterwards;
     from then on this is a plain ``VideoDataset`` (decord decoding, the usual
     pipeline, ``classes.txt`` as class names).
 
     Args:
-        data_root: folder of the generated dataset.
+        data_root: parent folder of the generated datasets.
         task: a key of :data:`SYNTHETIC_TASKS`.
         split: ``'train'`` or ``'val'``.
         num_train, num_val, num_frames, size, seed: generator parameters
@@ -45,6 +47,11 @@ class SyntheticVideoDataset(VideoDataset):
             raise ValueError(f'task={task!r}; valid: {sorted(SYNTHETIC_TASKS)}')
         params = dict(task=task, num_train=num_train, num_val=num_val,
                       num_frames=num_frames, size=size, seed=seed)
+        # One folder per parameter set: changing a parameter in a config
+        # writes a new dataset instead of touching the old one.
+        data_root = osp.join(
+            data_root, f'{task}_train{num_train}_val{num_val}_'
+            f'{num_frames}x{size}_seed{seed}')
         if get_rank() == 0:
             generate_synthetic_dataset(data_root, **params)
         barrier()

@@ -1,4 +1,4 @@
-"""AdaptMLP: the bottleneck adapter of AdaptFormer (arXiv 2205.13535, Sec. 3.2).
+"""AdaptMLP, the bottleneck adapter of AdaptFormer (arXiv 2205.13535, 3.2).
 
 Pure PyTorch: the module knows nothing about where it is placed. The video and
 image backbones decide the placement (parallel or sequential to the MLP).

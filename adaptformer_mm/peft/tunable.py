@@ -154,9 +154,10 @@ def tunable_state_dict(model: nn.Module) -> 'OrderedDict[str, Tensor]':
                for g in groups))
 
 
-def load_tunable_state_dict(model: nn.Module,
-                            state_dict: Mapping[str, Tensor],
-                            strict: bool = True) -> Tuple[List[str], List[str]]:
+def load_tunable_state_dict(
+        model: nn.Module,
+        state_dict: Mapping[str, Tensor],
+        strict: bool = True) -> Tuple[List[str], List[str]]:
     """Load a state dict saved by :func:`tunable_state_dict`.
 
     Returns ``(missing, unexpected)``: trainable keys the file lacks, and keys

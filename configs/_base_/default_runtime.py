@@ -13,6 +13,10 @@ default_hooks = dict(
     sampler_seed=dict(type='DistSamplerSeedHook'),
     sync_buffers=dict(type='SyncBuffersHook'))
 
+# Logs "trainable params: N || all params: M || trainable%: x" and the trainable
+# modules once the model, checkpoint and resume state are in place.
+custom_hooks = [dict(type='TunableSummaryHook')]
+
 env_cfg = dict(
     cudnn_benchmark=False,
     mp_cfg=dict(mp_start_method='fork', opencv_num_threads=0),

@@ -22,10 +22,11 @@ def randomized_stock(seed: int = 0, **overrides) -> VisionTransformer:
     model = VisionTransformer(**{**TINY, **overrides})
     with torch.no_grad():
         for name, param in model.named_parameters():
-            if name.endswith('weight') and param.dim() > 1:
-                continue
-            param.normal_(0.0, 0.2).add_(1.0 if 'norm' in name and
-                                         name.endswith('weight') else 0.0)
+            if param.dim() > 1:
+                continue  # matrices keep PyTorch's default init
+            param.normal_(0.0, 0.2)
+            if 'norm' in name and name.endswith('weight'):
+                param.add_(1.0)
     return model.eval()
 
 

@@ -15,8 +15,8 @@ def test_init_outputs_zero_and_down_is_linear_default():
     # Kaiming-uniform with a=sqrt(5): U(-1/sqrt(fan_in), 1/sqrt(fan_in)).
     bound = 1 / math.sqrt(768)
     assert adapter.down.weight.abs().max() <= bound
-    assert adapter.down.weight.std().item() == pytest.approx(bound / math.sqrt(3),
-                                                      rel=0.02)
+    std = adapter.down.weight.std().item()
+    assert std == pytest.approx(bound / math.sqrt(3), rel=0.02)
     x = torch.randn(2, 5, 768)
     assert torch.equal(adapter(x), torch.zeros_like(x))
 

@@ -51,7 +51,8 @@ def test_pretrain_file_without_naming_rule(tool, tmp_path):
 
 def test_finetuned_file_and_unknown_keys(tool, tmp_path, capsys):
     module, _ = videomae_keys()
-    module['head.weight'], module['head.bias'] = torch.ones(5, 64), torch.ones(5)
+    module['head.weight'] = torch.ones(5, 64)
+    module['head.bias'] = torch.ones(5)
     module['mystery.weight'] = torch.ones(1)
     src, dst = tmp_path / 'ft.pth', tmp_path / 'out.pth'
     torch.save({'module': module}, src)

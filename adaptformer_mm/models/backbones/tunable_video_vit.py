@@ -20,7 +20,7 @@ head train); ``tuning='full'`` is full fine-tuning.
 import functools
 import inspect
 import logging
-from typing import Iterator, List, Optional, Tuple
+from typing import Iterator, List, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -68,9 +68,11 @@ class TunableVideoViT(VisionTransformer):
         with_cp (bool): Activation checkpointing of every block that runs
             with autograd during training.
         skip_frozen_grad (bool): Run the patch embedding and all blocks below
-            the lowest block holding a trainable parameter without autograd.
-            Gradients are unchanged (nothing below needs one); memory and
-            time drop. Default True.
+            the lowest block holding a trainable parameter under
+            ``torch.no_grad()``. Gradients are unchanged (nothing below needs
+            one); no graph or saved activation is kept there even if the
+            input requires grad, and autograd bookkeeping is skipped.
+            Default True.
 
     Shapes:
         input ``(B, C, T, H, W)``; output ``(B, d)`` (mean of patch tokens
@@ -127,7 +129,6 @@ class TunableVideoViT(VisionTransformer):
                   f'{self.tunable_summary().format()}', logger='current')
 
     # ------------------------------------------------------------ building
-
     def build_method_modules(self) -> None:
         """Add the method's trainable modules; called once by ``__init__``
         after the stock ViT exists and before freezing. None here."""

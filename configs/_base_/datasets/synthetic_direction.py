@@ -1,8 +1,8 @@
 # Synthetic "which way does the object move" clips (4 classes, 64x64, 16
 # frames), generated under data_root on first use: no download needed.
 dataset_type = 'SyntheticVideoDataset'
-data_root = 'data/synthetic/direction'
-synthetic = dict(task='direction', num_train=192, num_val=64, num_frames=16,
+data_root = 'data/synthetic'
+synthetic = dict(task='direction', num_train=256, num_val=64, num_frames=16,
                  size=64, seed=0)
 
 train_pipeline = [

@@ -84,7 +84,8 @@ def test_freezing_with_full_tuning_trains_adapters_too(tiny):
      r"adapter_cfg.layernorm must be one of \('none', 'in', 'out'\)"),
     (dict(layers=[0, 3]), r'adapter_cfg.layers .* in \[0, 3\)'),
     (dict(layers=[1, 1]), 'adapter_cfg.layers'),
-    (dict(bottelneck=8), r"adapter_cfg has unknown field\(s\) \['bottelneck'\]"),
+    (dict(bottelneck=8),
+     r"adapter_cfg has unknown field\(s\) \['bottelneck'\]"),
 ])
 def test_bad_configuration_fails_at_build(tiny, adapter_cfg, match):
     with pytest.raises(ValueError, match=match):

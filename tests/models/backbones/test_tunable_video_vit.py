@@ -162,6 +162,23 @@ def test_loading_reports_missing_frozen_keys(tiny, monkeypatch):
                if lvl == logging.INFO)
 
 
+def test_load_from_style_prefixed_keys_are_reported(tiny, monkeypatch):
+    """``load_from`` loads a whole recognizer through mmengine's own
+    ``load_state_dict``; the backbone still names what it lacks."""
+    from mmengine.runner.checkpoint import load_state_dict
+    logs = []
+    monkeypatch.setattr(tunable_video_vit, 'print_log',
+                        lambda msg, logger=None, level=logging.INFO:
+                        logs.append((level, msg)))
+    recognizer = torch.nn.Module()
+    recognizer.backbone = TunableVideoViT(**tiny.kwargs)
+    state = {'backbone.' + k: v for k, v in tiny.stock().state_dict().items()
+             if k != 'patch_embed.projection.bias'}
+    load_state_dict(recognizer, state)
+    assert any(lvl == logging.WARNING and "prefix 'backbone.'" in m
+               and "['patch_embed.projection.bias']" in m for lvl, m in logs)
+
+
 def test_pretrained_init_cfg_loads_and_keeps_adapters_at_zero(
         tiny, tmp_path, video):
     stock = tiny.stock()

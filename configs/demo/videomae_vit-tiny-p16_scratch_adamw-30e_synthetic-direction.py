@@ -1,7 +1,7 @@
 # The built-in demo: a tiny VideoMAE-architecture recognizer (mmaction2's
 # VisionTransformer, embed 64, depth 4) trained from scratch on synthetic clips
 # written as mp4 on first use. Runs on 2 CPU cores in a few minutes:
-#   python tools/train.py configs/demo/videomae_vit-tiny-p16_scratch_adamw-20e_synthetic-direction.py
+#   python tools/train.py configs/demo/videomae_vit-tiny-p16_scratch_adamw-30e_synthetic-direction.py
 _base_ = [
     '../_base_/models/videomae_vit-base-p16.py',
     '../_base_/datasets/synthetic_direction.py',
@@ -14,7 +14,7 @@ model = dict(
         img_size=64, embed_dims=64, depth=4, num_heads=4, num_frames=8),
     cls_head=dict(num_classes=4, in_channels=64))
 
-max_epochs = 20
+max_epochs = 30
 warmup_epochs = 2
 base_batch_size = 16
 optim_wrapper = dict(optimizer=dict(lr=2e-3, weight_decay=0.05))
