@@ -1,0 +1,5 @@
+# Ablation, adapter output scale: fixed s = 0.01.
+_base_ = ['../../adaptformer/'
+          'adaptformer-64_vit-base-p16_videomae-k400-pre_8xb128-8x4x1-90e_ssv2.py']
+
+model = dict(backbone=dict(adapter_cfg=dict(scale=0.01)))

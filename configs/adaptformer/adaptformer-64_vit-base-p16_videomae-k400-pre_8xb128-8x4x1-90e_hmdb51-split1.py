@@ -1,0 +1,15 @@
+# AdaptFormer-64 on HMDB51 split 1: an AdaptMLP (r=64, s=0.1, parallel) in
+# all 12 blocks (1,189,632 parameters) + fc_norm + head.
+# Paper (AdaptFormer, Table 1): 55.69 top-1 (4 clips x 3 crops).
+_base_ = [
+    '../_base_/models/videomae_vit-base-p16_k400-pre_8x4x1.py',
+    '../_base_/datasets/hmdb51-split1_video.py',
+    '../_base_/schedules/sgd-bf16_linear-warmup_cosine_90e.py',
+    '../_base_/default_runtime.py',
+]
+
+model = dict(
+    backbone=dict(
+        type='AdaptFormerVideoViT',
+        adapter_cfg=dict(bottleneck=64, scale=0.1, mode='parallel')),
+    cls_head=dict(num_classes=51))

@@ -1,0 +1,16 @@
+# AdaptFormer-64 on Kinetics-400: an AdaptMLP (r=64, s=0.1, parallel) in all
+# 12 blocks (1,189,632 parameters) + fc_norm + head.
+# Paper: no Kinetics-400 number (Table 1 reports SSv2 and HMDB51 only;
+# the backbone was pre-trained on K400 itself, without labels).
+_base_ = [
+    '../_base_/models/videomae_vit-base-p16_k400-pre_8x4x1.py',
+    '../_base_/datasets/kinetics400_video.py',
+    '../_base_/schedules/sgd-bf16_linear-warmup_cosine_90e.py',
+    '../_base_/default_runtime.py',
+]
+
+model = dict(
+    backbone=dict(
+        type='AdaptFormerVideoViT',
+        adapter_cfg=dict(bottleneck=64, scale=0.1, mode='parallel')),
+    cls_head=dict(num_classes=400))
