@@ -1,4 +1,11 @@
-"""Evaluate a checkpoint with mmengine's Runner (mmaction2's command line)."""
+"""Evaluate a checkpoint with mmengine's Runner (mmaction2's command line).
+
+CHECKPOINT may also hold only the trainable tensors (a task file from
+``tools/export_peft.py``, or a checkpoint written with
+``TunableCheckpointHook``): the frozen ones then come from ``--backbone``, or
+from the config's ``model.backbone.init_cfg`` Pretrained file, and must be the
+backbone the task was trained on (checked by checksum).
+"""
 import argparse
 import os
 import os.path as osp
@@ -8,6 +15,8 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 import adaptformer_mm  # noqa: E402,F401  (stack fixes + registrations)
 from adaptformer_mm.engine import setup_cpu_distributed  # noqa: E402
+from adaptformer_mm.engine.hooks.tunable_checkpoint import (  # noqa: E402
+    pretrained_backbone_file)
 from mmengine.config import Config, DictAction  # noqa: E402
 from mmengine.registry import RUNNERS  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
@@ -19,6 +28,10 @@ def parse_args(argv=None):
     parser.add_argument('checkpoint', help='checkpoint file')
     parser.add_argument(
         '--work-dir', help='the dir to save the evaluation metrics')
+    parser.add_argument(
+        '--backbone',
+        help='pretrained backbone for a tunable-only CHECKPOINT or task file '
+        "(default: the config's model.backbone.init_cfg checkpoint)")
     parser.add_argument(
         '--dump',
         type=str,
@@ -85,7 +98,26 @@ def merge_args(cfg, args):
     if '://' not in args.checkpoint and not osp.isfile(args.checkpoint):
         raise FileNotFoundError(f'checkpoint not found: {args.checkpoint}')
     cfg.load_from = args.checkpoint
+    add_tunable_loading(cfg, args.backbone)
     return cfg
+
+
+def add_tunable_loading(cfg, backbone) -> None:
+    """Let the Runner complete a tunable-only checkpoint with the frozen
+    backbone (``TunableCheckpointHook`` leaves full checkpoints alone)."""
+    if backbone is not None and not osp.isfile(backbone):
+        raise FileNotFoundError(f'--backbone not found: {backbone}')
+    backbone = backbone or pretrained_backbone_file(cfg)
+    hooks = list(cfg.get('custom_hooks') or [])
+    for hook in hooks:
+        if hook.get('type') == 'TunableCheckpointHook':
+            if backbone:
+                hook['backbone_checkpoint'] = backbone
+            break
+    else:
+        hooks.append(dict(type='TunableCheckpointHook', save_full=True,
+                          task_file=None, backbone_checkpoint=backbone))
+    cfg.custom_hooks = hooks
 
 
 def main(argv=None):

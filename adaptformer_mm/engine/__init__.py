@@ -1,8 +1,8 @@
 from .distributed import (DeviceAwareDistributedDataParallel,
                           setup_cpu_distributed)
-from .hooks import TunableSummaryHook
+from .hooks import TunableCheckpointHook, TunableSummaryHook
 
 __all__ = [
-    'DeviceAwareDistributedDataParallel', 'TunableSummaryHook',
-    'setup_cpu_distributed'
+    'DeviceAwareDistributedDataParallel', 'TunableCheckpointHook',
+    'TunableSummaryHook', 'setup_cpu_distributed'
 ]

@@ -1,3 +1,4 @@
+from .tunable_checkpoint import TunableCheckpointHook
 from .tunable_summary import TunableSummaryHook
 
-__all__ = ['TunableSummaryHook']
+__all__ = ['TunableCheckpointHook', 'TunableSummaryHook']
