@@ -1,6 +1,8 @@
+from .svhn import SVHN
 from .synthetic import SYNTHETIC_TASKS, generate_synthetic_dataset
 from .synthetic_video_dataset import SyntheticVideoDataset
 
 __all__ = [
-    'SYNTHETIC_TASKS', 'SyntheticVideoDataset', 'generate_synthetic_dataset'
+    'SYNTHETIC_TASKS', 'SyntheticVideoDataset', 'generate_synthetic_dataset',
+    'SVHN'
 ]

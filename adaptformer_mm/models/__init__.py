@@ -1,7 +1,10 @@
-"""Models registered in mmaction2's ``MODELS`` (importing registers them)."""
-from .backbones import AdaptFormerVideoViT, TunableVideoViT, VPTVideoViT
+"""Models registered in mmaction2's ``MODELS`` (video) and mmpretrain's
+``MODELS`` (image); importing registers them."""
+from .backbones import (AdaptFormerVideoViT, AdaptFormerViT, TunableVideoViT,
+                        TunableViT, VPTVideoViT, VPTViT)
 from .heads import BNLinearHead
 
 __all__ = [
-    'TunableVideoViT', 'AdaptFormerVideoViT', 'VPTVideoViT', 'BNLinearHead'
+    'TunableVideoViT', 'AdaptFormerVideoViT', 'VPTVideoViT', 'TunableViT',
+    'AdaptFormerViT', 'VPTViT', 'BNLinearHead'
 ]

@@ -40,12 +40,18 @@ _RULES = [
 
 @dataclass
 class Conversion:
-    """Result of :func:`convert_videomae`."""
+    """Result of a conversion (:func:`convert_videomae`,
+    :func:`~adaptformer_mm.models.convert_image.convert_image_vit`,
+    :func:`~adaptformer_mm.models.convert_image.inflate_image_to_video`)."""
     layout: str
     state_dict: 'OrderedDict[str, Tensor]'
     dropped: List[str] = field(default_factory=list)
     unknown: List[str] = field(default_factory=list)
     generated: List[str] = field(default_factory=list)
+    #: Why ``dropped`` keys were dropped (printed in the report).
+    dropped_reason: str = 'pre-training decoder and mask token'
+    #: Anything else the user must know (e.g. a tensor changed meaning).
+    notes: List[str] = field(default_factory=list)
 
     def report(self) -> str:
         lines = [f'layout: {self.layout}',
@@ -53,9 +59,9 @@ class Conversion:
         if self.generated:
             lines.append(f'generated: {self.generated}')
         if self.dropped:
-            lines.append(f'dropped ({len(self.dropped)}, pre-training '
-                         f'decoder and mask token): '
-                         f'{_abbrev(self.dropped)}')
+            lines.append(f'dropped ({len(self.dropped)}, '
+                         f'{self.dropped_reason}): {_abbrev(self.dropped)}')
+        lines += [f'note: {n}' for n in self.notes]
         if self.unknown:
             lines.append(f'UNKNOWN keys not converted: {self.unknown}')
         return '\n'.join(lines)
@@ -78,10 +84,11 @@ def _tensor_dict(obj) -> bool:
         isinstance(v, Tensor) for v in obj.values())
 
 
-def detect_layout(ckpt: Mapping) -> Tuple[str, Dict[str, Tensor]]:
-    """Return ``(layout, state_dict)`` from the keys of a loaded file.
+def find_state_dict(ckpt: Mapping) -> Dict[str, Tensor]:
+    """The tensor dict of a loaded file: under ``state_dict``, ``module`` or
+    ``model`` (or the file itself), without a DDP ``module.`` prefix.
 
-    Raises ``ValueError`` listing the keys when no layout matches.
+    Raises ``ValueError`` listing the top-level keys when there is none.
     """
     state = None
     for wrapper in ('state_dict', 'module', 'model'):
@@ -97,6 +104,15 @@ def detect_layout(ckpt: Mapping) -> Tuple[str, Dict[str, Tensor]]:
             f'`model` dict of tensors (or a bare one); top-level keys: {top}')
     if all(k.startswith('module.') for k in state):
         state = {k[len('module.'):]: v for k, v in state.items()}
+    return state
+
+
+def detect_layout(ckpt: Mapping) -> Tuple[str, Dict[str, Tensor]]:
+    """Return ``(layout, state_dict)`` from the keys of a loaded file.
+
+    Raises ``ValueError`` listing the keys when no layout matches.
+    """
+    state = find_state_dict(ckpt)
     keys = list(state)
     if any(k.startswith('backbone.') for k in keys):
         return 'mmaction2', state
@@ -155,4 +171,5 @@ def save_converted(conversion: Conversion, path: str) -> None:
     torch.save(
         dict(
             state_dict=conversion.state_dict,
-            meta=dict(converted_from=conversion.layout)), path)
+            meta=dict(converted_from=conversion.layout,
+                      notes=list(conversion.notes))), path)

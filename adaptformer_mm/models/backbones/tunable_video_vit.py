@@ -1,26 +1,24 @@
 """The shared video backbone: mmaction2's VideoMAE ViT, made tunable.
 
 :class:`TunableVideoViT` subclasses mmaction2's ``VisionTransformer`` and keeps
-every parameter name, so any mmaction2 VideoMAE checkpoint loads unchanged. It
-adds what AdaptFormer, VPT and the paper's baselines share:
+every parameter name, so any mmaction2 VideoMAE checkpoint loads unchanged.
+Build-time freezing, frozen-in-eval, no graph below the first trainable block,
+activation checkpointing, summaries and load reports come from
+:class:`~.tunable_base.TunableBackboneMixin` (shared with the image ViT); this
+file adds what is particular to video:
 
-* freezing decided at build time (``tuning='peft'`` or ``'full'``), so DDP,
-  resume and test see the same trainable set; frozen parts run with dropout
-  and drop-path off even in ``train()`` mode;
 * fused attention (``F.scaled_dot_product_attention``) by default, the stock
-  eager math as ``attn_impl='eager'``;
-* no autograd graph below the lowest block that holds a trainable parameter,
-  and optional activation checkpointing (``with_cp``);
+  eager math as ``attn_impl='eager'`` (the stock VideoMAE attention is eager);
 * position tables for any frame count or resolution;
-* a plain report of pretrained tensors that a checkpoint did not fill.
+* mean pooling of patch tokens then ``fc_norm``, which trains under
+  ``tuning='peft'`` as in AdaptFormer's video runs.
 
 ``TunableVideoViT(tuning='peft')`` is linear probing (only ``fc_norm`` and the
 head train); ``tuning='full'`` is full fine-tuning.
 """
 import functools
-import inspect
 import logging
-from typing import Iterator, List, Tuple
+from typing import List, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -30,17 +28,15 @@ from mmaction.models.backbones.vit_mae import (Attention, Block,
 from mmaction.registry import MODELS
 from mmengine.logging import print_log
 from torch import Tensor, nn
-from torch.utils.checkpoint import checkpoint
 
-from adaptformer_mm.peft import (ParamSummary, keep_in_eval, set_trainable,
-                                 summarize_parameters, tunable_state_dict)
+from .tunable_base import (TUNINGS, TunableBackboneMixin, bind_stock_kwargs,
+                           check_tuning)
 
-TUNINGS = ('peft', 'full')
 ATTN_IMPLS = ('sdpa', 'eager')
-_STOCK_SIGNATURE = inspect.signature(VisionTransformer.__init__)
-_STOCK_ARGS = tuple(
-    name for name, p in _STOCK_SIGNATURE.parameters.items()
-    if name != 'self' and p.kind is not inspect.Parameter.VAR_KEYWORD)
+_OWN_ARGS = ('tuning', 'train_fc_norm', 'attn_impl', 'with_cp',
+             'skip_frozen_grad')
+
+__all__ = ['TunableVideoViT', 'TUNINGS', 'ATTN_IMPLS']
 
 
 @functools.lru_cache(maxsize=16)
@@ -49,7 +45,7 @@ def _sinusoid_table(num_tokens: int, embed_dims: int) -> Tensor:
 
 
 @MODELS.register_module()
-class TunableVideoViT(VisionTransformer):
+class TunableVideoViT(TunableBackboneMixin, VisionTransformer):
     """VideoMAE ViT with build-time freezing, fused attention and no wasted
     autograd. Linear probing and full fine-tuning are configurations of it.
 
@@ -71,8 +67,7 @@ class TunableVideoViT(VisionTransformer):
             the lowest block holding a trainable parameter under
             ``torch.no_grad()``. Gradients are unchanged (nothing below needs
             one); no graph or saved activation is kept there even if the
-            input requires grad, and autograd bookkeeping is skipped.
-            Default True.
+            input requires grad. Default True.
 
     Shapes:
         input ``(B, C, T, H, W)``; output ``(B, d)`` (mean of patch tokens
@@ -88,101 +83,48 @@ class TunableVideoViT(VisionTransformer):
                  with_cp: bool = False,
                  skip_frozen_grad: bool = True,
                  **kwargs) -> None:
-        unknown = sorted(set(kwargs) - set(_STOCK_ARGS))
-        if unknown:
-            raise TypeError(
-                f'{type(self).__name__} got unknown argument(s) {unknown}; '
-                f'valid: {list(_STOCK_ARGS)} and tuning, train_fc_norm, '
-                f'attn_impl, with_cp, skip_frozen_grad')
-        if tuning not in TUNINGS:
-            raise ValueError(
-                f'tuning must be one of {TUNINGS}, got {tuning!r}')
+        stock = bind_stock_kwargs(
+            type(self).__name__, VisionTransformer.__init__, kwargs,
+            _OWN_ARGS)
+        check_tuning(tuning)
         if attn_impl not in ATTN_IMPLS:
             raise ValueError(
                 f'attn_impl must be one of {ATTN_IMPLS}, got {attn_impl!r}')
-        stock = _STOCK_SIGNATURE.bind_partial(None, **kwargs)
-        stock.apply_defaults()
-        stock = stock.arguments
         super().__init__(**kwargs)
 
-        self.tuning = tuning
         self.train_fc_norm = train_fc_norm
         self.attn_impl = attn_impl
-        self.with_cp = with_cp
-        self.skip_frozen_grad = skip_frozen_grad
         self.depth = stock['depth']
         self.tubelet_size = stock['tubelet_size']
         # Token grid the stored ``pos_embed`` was built for.
         self.pos_grid = (stock['num_frames'] // stock['tubelet_size'],
                          *self.grid_size)
-
-        # Everything the stock model built is "pretrained"; the method's
-        # modules added below are not. Recorded before they exist.
-        self._stock_modules = [n for n, _ in self.named_modules() if n]
-        self._stock_keys = list(self.state_dict())
         self.final_norm_name = 'fc_norm' if self.fc_norm is not None \
             else 'norm'
-
-        self.build_method_modules()
-        self._freeze()
-        print_log(f'{type(self).__name__} (tuning={tuning!r}):\n'
-                  f'{self.tunable_summary().format()}', logger='current')
-
-    # ------------------------------------------------------------ building
-    def build_method_modules(self) -> None:
-        """Add the method's trainable modules; called once by ``__init__``
-        after the stock ViT exists and before freezing. None here."""
-
-    def _freeze(self) -> None:
-        """Stock parameters train only under ``'full'`` (or the final norm
-        with ``train_fc_norm``); parameters the method added always train."""
-        stock = set(self._stock_keys)
-        norm = self.final_norm_name + '.'
-
-        def trainable(name: str) -> bool:
-            if name not in stock or self.tuning == 'full':
-                return True
-            return self.train_fc_norm and name.startswith(norm)
-
-        set_trainable(self, trainable)
-        if self.tuning == 'full':
-            self._frozen_modules: List[str] = []
-        else:
-            trained_norm = self.final_norm_name if self.train_fc_norm else None
-            self._frozen_modules = [
-                n for n in self._stock_modules if n != trained_norm]
-
-    def train(self, mode: bool = True) -> 'TunableVideoViT':
-        """Stock modules that are frozen stay in eval mode (no dropout, no
-        drop-path); the method's modules follow ``mode``."""
-        super().train(mode)
-        if mode:
-            keep_in_eval(self, self._frozen_modules)
-        return self
-
-    def tunable_summary(self) -> ParamSummary:
-        """Trainable / all parameter counts and trainable groups."""
-        return summarize_parameters(self)
-
-    def tunable_state_dict(self):
-        """State of the trainable groups only (see
-        :func:`adaptformer_mm.peft.tunable_state_dict`)."""
-        return tunable_state_dict(self)
+        self.setup_tunable(
+            tuning,
+            trained_stock=[self.final_norm_name] if train_fc_norm else [],
+            with_cp=with_cp,
+            skip_frozen_grad=skip_frozen_grad)
 
     # ------------------------------------------------------------- forward
+    @property
+    def tunable_blocks(self) -> nn.ModuleList:
+        return self.blocks
+
+    def embed_parameters(self) -> List[nn.Parameter]:
+        params = list(self.patch_embed.parameters())
+        if isinstance(self.pos_embed, nn.Parameter):
+            params.append(self.pos_embed)
+        return params
+
     def forward(self, x: Tensor) -> Tensor:
         grid = self.token_grid(x)
-        grad = torch.is_grad_enabled()
-        start = self.first_grad_block() if self.skip_frozen_grad else -1
+        grad, start = self.grad_plan()
         with torch.set_grad_enabled(grad and start < 0):
             x = self.embed(x, grid)
         for i in range(len(self.blocks)):
-            with torch.set_grad_enabled(grad and i >= start):
-                if self.with_cp and self.training and grad and i >= start:
-                    x = checkpoint(
-                        self.forward_block, i, x, use_reentrant=False)
-                else:
-                    x = self.forward_block(i, x)
+            x = self.run_block(i, x, grad, start)
         return self.pool(x, grid)
 
     def token_grid(self, x: Tensor) -> Tuple[int, int, int]:
@@ -207,16 +149,9 @@ class TunableVideoViT(VisionTransformer):
         """
         if tuple(grid) == self.pos_grid:
             return self.pos_embed
-        num_tokens = grid[0] * grid[1] * grid[2]
         if isinstance(self.pos_embed, nn.Parameter):
-            table = self.pos_embed.reshape(1, *self.pos_grid, self.embed_dims)
-            table = F.interpolate(
-                table.permute(0, 4, 1, 2, 3),
-                size=tuple(grid),
-                mode='trilinear',
-                align_corners=False)
-            return table.permute(0, 2, 3, 4, 1).reshape(
-                1, num_tokens, self.embed_dims)
+            return _resize_table(self.pos_embed, self.pos_grid, grid)
+        num_tokens = grid[0] * grid[1] * grid[2]
         return _sinusoid_table(num_tokens, self.embed_dims).to(
             self.pos_embed.device)
 
@@ -275,93 +210,62 @@ class TunableVideoViT(VisionTransformer):
             return self.fc_norm(x.mean(1))
         return x[:, 0]
 
-    def block_params(self, index: int) -> Iterator[nn.Parameter]:
-        """Parameters that make block ``index`` need autograd."""
-        return self.blocks[index].parameters()
-
-    def first_grad_block(self) -> int:
-        """Lowest block index that holds a trainable parameter; ``-1`` when
-        the embedding stage trains, ``depth`` when no block does."""
-        embed_params = list(self.patch_embed.parameters())
-        if isinstance(self.pos_embed, nn.Parameter):
-            embed_params.append(self.pos_embed)
-        if any(p.requires_grad for p in embed_params):
-            return -1
-        for i in range(len(self.blocks)):
-            if any(p.requires_grad for p in self.block_params(i)):
-                return i
-        return len(self.blocks)
-
     # ------------------------------------------------------------- loading
+    def deterministic_keys(self):
+        # The fixed sinusoid table is a function of the shape, not a weight.
+        return () if isinstance(self.pos_embed, nn.Parameter) \
+            else ('pos_embed', )
+
     def _load_from_state_dict(self, state_dict, prefix, local_metadata,
                               strict, missing_keys, unexpected_keys,
                               error_msgs) -> None:
         key = prefix + 'pos_embed'
-        if (key in state_dict and not isinstance(self.pos_embed, nn.Parameter)
-                and state_dict[key].shape != self.pos_embed.shape):
-            # A fixed sinusoid table depends only on the token count; ours is
-            # already right for ``num_frames`` x ``img_size``.
-            print_log(
-                f'{key}: checkpoint table {tuple(state_dict[key].shape)} is '
-                f'for another frame count or size; using the sinusoid table '
-                f'for {tuple(self.pos_embed.shape)} instead.',
-                logger='current')
-            state_dict[key] = self.pos_embed.detach().clone()
+        if key in state_dict and \
+                state_dict[key].shape != self.pos_embed.shape:
+            state_dict[key] = self._fit_pos_table(key, state_dict[key])
         super()._load_from_state_dict(state_dict, prefix, local_metadata,
                                       strict, missing_keys, unexpected_keys,
                                       error_msgs)
-        self._report_load(state_dict, prefix)
 
-    def _report_load(self, state_dict, prefix: str) -> None:
-        """Name every backbone tensor the checkpoint did not fill.
+    def _fit_pos_table(self, key: str, table: Tensor) -> Tensor:
+        """A checkpoint table for another frame count or size, made to fit.
 
-        Frozen pretrained tensors left at their init are the dangerous case
-        (the reference code silently re-initialised and unfroze them): they
-        get a WARNING. Freezing never depends on what loaded.
+        A fixed sinusoid table depends only on the token count, and ours is
+        already right for ``num_frames`` x ``img_size``. A learnable table
+        ``(1, t*h*w, d)`` of the same spatial grid (e.g. an image table tiled
+        over 16 frames loaded into an 8-frame model) is interpolated over
+        time; any other shape is an error naming the key.
         """
-        own = self.state_dict()
-        # The fixed sinusoid table is a function of the shape, not a weight.
-        deterministic = set() if isinstance(self.pos_embed, nn.Parameter) \
-            else {'pos_embed'}
-        missing = [
-            k for k in own
-            if prefix + k not in state_dict and k not in deterministic
-        ]
-        unexpected = sorted(
-            k[len(prefix):] for k in state_dict
-            if k.startswith(prefix) and k[len(prefix):] not in own)
-        stock = set(self._stock_keys)
-        params = dict(self.named_parameters())
-        frozen = [k for k in missing if k in stock and not (
-            k in params and params[k].requires_grad)]
-        trained = [k for k in missing if k in stock and k not in frozen]
-        method = [k for k in missing if k not in stock]
-        where = f' (under prefix {prefix!r})' if prefix else ''
-        if frozen:
+        if not isinstance(self.pos_embed, nn.Parameter):
             print_log(
-                f'{type(self).__name__}{where}: {len(frozen)} FROZEN '
-                f'pretrained tensor(s) were NOT in the checkpoint and keep '
-                f'their initial values (they stay frozen): {frozen}. Is the '
-                f'checkpoint in mmaction2 layout (tools/convert_ckpt.py) and '
-                f'does init_cfg need prefix="backbone."?',
-                logger='current',
-                level=logging.WARNING)
-        if trained:
-            print_log(
-                f'{type(self).__name__}{where}: trainable pretrained '
-                f'tensor(s) not in the checkpoint start from their init: '
-                f'{trained}',
-                logger='current',
-                level=logging.WARNING)
-        if method:
-            print_log(
-                f'{type(self).__name__}{where}: {len(method)} method '
-                f'tensor(s) not in the checkpoint start from their init '
-                f'(expected when loading a pretrained backbone).',
+                f'{key}: checkpoint table {tuple(table.shape)} is for another '
+                f'frame count or size; using the sinusoid table for '
+                f'{tuple(self.pos_embed.shape)} instead.',
                 logger='current')
-        if unexpected:
-            print_log(
-                f'{type(self).__name__}{where}: checkpoint tensors with no '
-                f'place in this backbone were ignored: {unexpected}',
-                logger='current',
-                level=logging.WARNING)
+            return self.pos_embed.detach().clone()
+        _, h, w = self.pos_grid
+        if table.dim() != 3 or table.shape[-1] != self.embed_dims or \
+                table.shape[1] % (h * w):
+            raise ValueError(
+                f'{key}: checkpoint table {tuple(table.shape)} cannot fit '
+                f'this model\'s {tuple(self.pos_embed.shape)}: expected '
+                f'(1, t*{h}*{w}, {self.embed_dims}) for some t')
+        src = (table.shape[1] // (h * w), h, w)
+        print_log(
+            f'{key}: learnable table for {src[0]} temporal positions '
+            f'interpolated to {self.pos_grid[0]}.',
+            logger='current',
+            level=logging.INFO)
+        return _resize_table(table, src, self.pos_grid).detach()
+
+
+def _resize_table(table: Tensor, src: Tuple[int, int, int],
+                  dst: Tuple[int, int, int]) -> Tensor:
+    """Trilinear resize of a ``(1, t*h*w, d)`` table from grid ``src`` to
+    ``dst`` (token order t, h, w as the Conv3d patch embedding flattens)."""
+    d = table.shape[-1]
+    grid = table.reshape(1, *src, d).permute(0, 4, 1, 2, 3)
+    grid = F.interpolate(
+        grid.float(), size=tuple(dst), mode='trilinear', align_corners=False)
+    return grid.to(table.dtype).permute(0, 2, 3, 4, 1).reshape(
+        1, dst[0] * dst[1] * dst[2], d)

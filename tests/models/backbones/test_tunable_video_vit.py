@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from adaptformer_mm.models import AdaptFormerVideoViT, TunableVideoViT
-from adaptformer_mm.models.backbones import tunable_video_vit
+from adaptformer_mm.models.backbones import tunable_base
 
 
 def saved_tensor_count(fn):
@@ -144,7 +144,7 @@ def test_learnable_table_is_interpolated(tiny):
 
 def test_loading_reports_missing_frozen_keys(tiny, monkeypatch):
     logs = []
-    monkeypatch.setattr(tunable_video_vit, 'print_log',
+    monkeypatch.setattr(tunable_base, 'print_log',
                         lambda msg, logger=None, level=logging.INFO:
                         logs.append((level, msg)))
     stock = tiny.stock()
@@ -167,7 +167,7 @@ def test_load_from_style_prefixed_keys_are_reported(tiny, monkeypatch):
     ``load_state_dict``; the backbone still names what it lacks."""
     from mmengine.runner.checkpoint import load_state_dict
     logs = []
-    monkeypatch.setattr(tunable_video_vit, 'print_log',
+    monkeypatch.setattr(tunable_base, 'print_log',
                         lambda msg, logger=None, level=logging.INFO:
                         logs.append((level, msg)))
     recognizer = torch.nn.Module()

@@ -1,0 +1,155 @@
+"""The shared image backbone: mmpretrain's ViT (with CLS token), made tunable.
+
+:class:`TunableViT` subclasses mmpretrain's ``VisionTransformer`` and keeps
+every parameter name, so mmpretrain ViT checkpoints (and MAE / timm files
+converted by ``tools/convert_image_ckpt.py``) load unchanged. Build-time
+freezing, frozen-in-eval, no graph below the first trainable block, activation
+checkpointing, summaries and load reports come from
+:class:`~.tunable_base.TunableBackboneMixin`, the same code as the video
+backbone. mmpretrain's attention is already fused
+(``F.scaled_dot_product_attention``), so there is no ``attn_impl`` here.
+
+``TunableViT(tuning='peft')`` is linear probing (the classifier reads the
+frozen CLS feature; only the neck/head train); ``tuning='full'`` is full
+fine-tuning.
+"""
+from typing import List, Tuple
+
+import torch
+from mmpretrain.models.backbones.vision_transformer import (
+    TransformerEncoderLayer, VisionTransformer)
+from mmpretrain.models.utils import resize_pos_embed
+from mmpretrain.registry import MODELS
+from torch import Tensor, nn
+
+from .tunable_base import TunableBackboneMixin, bind_stock_kwargs, check_tuning
+
+_OWN_ARGS = ('tuning', 'train_final_norm', 'with_cp', 'skip_frozen_grad')
+
+__all__ = ['TunableViT']
+
+
+@MODELS.register_module()
+class TunableViT(TunableBackboneMixin, VisionTransformer):
+    """mmpretrain ViT with build-time freezing and no wasted autograd.
+    Linear probing and full fine-tuning are configurations of it.
+
+    Accepts every argument of mmpretrain's ``VisionTransformer`` (by keyword;
+    unknown keywords are an error) except ``frozen_stages``, which
+    ``tuning`` replaces, plus:
+
+    Args:
+        tuning (str): ``'peft'``: every stock parameter is frozen (except the
+            final norm with ``train_final_norm``); the method's modules train.
+            ``'full'``: everything trains.
+        train_final_norm (bool): Train, under ``'peft'``, the norm that
+            produces the output feature: ``ln1`` (the final norm over all
+            tokens, read at CLS for ``out_type='cls_token'``) or ``ln2`` (the
+            norm of the averaged patch tokens for ``out_type='avg_featmap'``).
+            Default False: on images the spec trains only the method's modules
+            and the head (the trained ``fc_norm`` is a video-recipe choice).
+        with_cp (bool): Activation checkpointing of every block that runs
+            with autograd during training.
+        skip_frozen_grad (bool): Run the embedding and all blocks below the
+            lowest block holding a trainable parameter under
+            ``torch.no_grad()`` (same gradients, no graph kept). Default True.
+
+    Shapes:
+        input ``(B, C, H, W)``; output a tuple with one entry per
+        ``out_indices``: ``(B, d)`` for ``'cls_token'`` / ``'avg_featmap'``,
+        ``(B, d, H/p, W/p)`` for ``'featmap'``, ``(B, 1+N, d)`` for
+        ``'raw'``.
+    """
+
+    convert_hint = 'tools/convert_image_ckpt.py'
+
+    def __init__(self,
+                 *,
+                 tuning: str = 'peft',
+                 train_final_norm: bool = False,
+                 with_cp: bool = False,
+                 skip_frozen_grad: bool = True,
+                 **kwargs) -> None:
+        stock = bind_stock_kwargs(
+            type(self).__name__, VisionTransformer.__init__, kwargs,
+            _OWN_ARGS)
+        check_tuning(tuning)
+        if stock['frozen_stages'] != -1:
+            raise ValueError(
+                f'frozen_stages={stock["frozen_stages"]!r} is not used by '
+                f'{type(self).__name__}: freezing is tuning=\'peft\' (frozen '
+                f'backbone) or tuning=\'full\'; leave frozen_stages at -1')
+        super().__init__(**kwargs)
+
+        if self.out_type == 'avg_featmap':
+            self.final_norm_name = 'ln2'
+        else:
+            self.final_norm_name = 'ln1' if self.final_norm else None
+        if train_final_norm and self.final_norm_name is None:
+            raise ValueError(
+                'train_final_norm=True needs a final norm: set '
+                'final_norm=True or out_type=\'avg_featmap\'')
+        self.train_final_norm = train_final_norm
+        self.setup_tunable(
+            tuning,
+            trained_stock=[self.final_norm_name] if train_final_norm else [],
+            with_cp=with_cp,
+            skip_frozen_grad=skip_frozen_grad)
+
+    # ------------------------------------------------------------- forward
+    @property
+    def tunable_blocks(self) -> nn.ModuleList:
+        return self.layers
+
+    def embed_parameters(self) -> List[nn.Parameter]:
+        params = list(self.patch_embed.parameters())
+        params += list(self.pre_norm.parameters())
+        params += [p for p in (self.pos_embed, self.cls_token)
+                   if isinstance(p, nn.Parameter)]
+        return params
+
+    def forward(self, x: Tensor) -> Tuple[Tensor, ...]:
+        grad, start = self.grad_plan()
+        with torch.set_grad_enabled(grad and start < 0):
+            x, hw = self.embed(x)
+        outs = []
+        last = len(self.layers) - 1
+        for i in range(len(self.layers)):
+            x = self.run_block(i, x, grad, start)
+            if i == last and self.final_norm:
+                x = self.ln1(x)
+            if i in self.out_indices:
+                outs.append(self._format_output(x, hw))
+        return tuple(outs)
+
+    def embed(self, x: Tensor) -> Tuple[Tensor, Tuple[int, int]]:
+        """Patches, CLS, position embedding (resized to the input's grid),
+        dropout and pre-norm: ``(B, 1+N, d)`` and the patch grid ``(h, w)``.
+        """
+        x, hw = self.patch_embed(x)
+        if self.cls_token is not None:
+            x = torch.cat((self.cls_token.expand(x.shape[0], -1, -1), x), 1)
+        x = x + resize_pos_embed(
+            self.pos_embed,
+            self.patch_resolution,
+            hw,
+            mode=self.interpolate_mode,
+            num_extra_tokens=self.num_extra_tokens)
+        return self.pre_norm(self.drop_after_pos(x)), hw
+
+    def forward_block(self, index: int, x: Tensor) -> Tensor:
+        """Block ``index``: ``x' = x + Attn(LN1(x)); x' + MLP(LN2(x'))``,
+        the stock ``TransformerEncoderLayer.forward``."""
+        layer = self.layers[index]
+        x = x + self.attn_branch(layer, x)
+        return x + self.mlp_branch(layer, x)
+
+    def attn_branch(self, layer: TransformerEncoderLayer, x: Tensor) -> Tensor:
+        """``DropPath(gamma1 * Attn(LN1(x)))`` (mmpretrain's attention
+        returns the branch without the residual)."""
+        return layer.attn(layer.ln1(x))
+
+    def mlp_branch(self, layer: TransformerEncoderLayer, x: Tensor) -> Tensor:
+        """``DropPath(gamma2 * MLP(LN2(x)))``: the stock FFN with a zero
+        identity, so its own layer scale and drop-path apply unchanged."""
+        return layer.ffn(layer.ln2(x), identity=x.new_zeros(()))

@@ -1,0 +1,43 @@
+# SVHN (cropped digits) through the project's SVHN dataset, reading the
+# official files data/svhn/{train,test}_32x32.mat from
+# http://ufldl.stanford.edu/housenumbers/ (label 10 is the digit 0). The paper's
+# image recipe: RandomResizedCrop 224 + flip for training (as the paper's
+# recipe states, although flipping digits is unusual); resize 256 + center crop
+# 224 for testing. Total batch 1024 = 8 GPUs x 128.
+dataset_type = 'SVHN'
+data_root = 'data/svhn'
+
+# Merged into the model's preprocessor by the leaf configs: the arrays are
+# already RGB.
+data_preprocessor = dict(num_classes=10, to_rgb=False)
+
+train_pipeline = [
+    dict(type='RandomResizedCrop', scale=224, backend='pillow',
+         interpolation='bicubic'),
+    dict(type='RandomFlip', prob=0.5, direction='horizontal'),
+    dict(type='PackInputs'),
+]
+test_pipeline = [
+    dict(type='ResizeEdge', scale=256, edge='short', backend='pillow',
+         interpolation='bicubic'),
+    dict(type='CenterCrop', crop_size=224),
+    dict(type='PackInputs'),
+]
+
+train_dataloader = dict(
+    batch_size=128,
+    num_workers=8,
+    persistent_workers=True,
+    sampler=dict(type='DefaultSampler', shuffle=True),
+    dataset=dict(type=dataset_type, data_root=data_root, split='train',
+                 pipeline=train_pipeline))
+val_dataloader = dict(
+    batch_size=128,
+    num_workers=8,
+    persistent_workers=True,
+    sampler=dict(type='DefaultSampler', shuffle=False),
+    dataset=dict(type=dataset_type, data_root=data_root, split='test',
+                 pipeline=test_pipeline))
+test_dataloader = val_dataloader
+val_evaluator = dict(type='Accuracy', topk=(1, ))
+test_evaluator = val_evaluator

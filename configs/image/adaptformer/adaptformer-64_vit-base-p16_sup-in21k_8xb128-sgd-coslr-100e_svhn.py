@@ -1,0 +1,16 @@
+# AdaptFormer-64: parallel AdaptMLP r=64, s=0.1, adapter dropout 0.1 in
+# every block (1,189,632 adapter parameters) + head.
+# SVHN from supervised ImageNet-21k ViT-B/16.
+# Paper: no number; Table 1 of the AdaptFormer paper uses the MAE backbone
+# only.
+_base_ = [
+    '../_base_/models/vit-base-p16_sup-in21k.py',
+    '../_base_/datasets/svhn.py',
+    '../_base_/schedules/sgd_linear-warmup_cosine_100e.py',
+    '../_base_/default_runtime.py',
+]
+
+model = dict(
+    backbone=dict(type='AdaptFormerViT', adapter_cfg=dict(bottleneck=64)),
+    head=dict(num_classes=10),
+    data_preprocessor=_base_.data_preprocessor)

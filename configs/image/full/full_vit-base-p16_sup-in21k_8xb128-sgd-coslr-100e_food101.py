@@ -1,0 +1,15 @@
+# Full fine-tuning: every parameter trains.
+# Food-101 from supervised ImageNet-21k ViT-B/16.
+# Paper: no number; Table 1 of the AdaptFormer paper uses the MAE backbone
+# only.
+_base_ = [
+    '../_base_/models/vit-base-p16_sup-in21k.py',
+    '../_base_/datasets/food101.py',
+    '../_base_/schedules/sgd_linear-warmup_cosine_100e.py',
+    '../_base_/default_runtime.py',
+]
+
+model = dict(
+    backbone=dict(tuning='full'),
+    head=dict(num_classes=101),
+    data_preprocessor=_base_.data_preprocessor)

@@ -1,0 +1,13 @@
+# Linear probing: frozen backbone, the BN + Linear head trains.
+# CIFAR-100 from MAE ViT-B/16 (self-supervised, ImageNet-1k).
+# Paper (AdaptFormer Table 1, this backbone): 69.83 top-1.
+_base_ = [
+    '../_base_/models/vit-base-p16_mae-in1k.py',
+    '../_base_/datasets/cifar100.py',
+    '../_base_/schedules/sgd_linear-warmup_cosine_100e.py',
+    '../_base_/default_runtime.py',
+]
+
+model = dict(
+    head=dict(num_classes=100),
+    data_preprocessor=_base_.data_preprocessor)

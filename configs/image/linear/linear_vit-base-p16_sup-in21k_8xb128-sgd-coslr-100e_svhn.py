@@ -1,0 +1,14 @@
+# Linear probing: frozen backbone, the BN + Linear head trains.
+# SVHN from supervised ImageNet-21k ViT-B/16.
+# Paper: no number; Table 1 of the AdaptFormer paper uses the MAE backbone
+# only.
+_base_ = [
+    '../_base_/models/vit-base-p16_sup-in21k.py',
+    '../_base_/datasets/svhn.py',
+    '../_base_/schedules/sgd_linear-warmup_cosine_100e.py',
+    '../_base_/default_runtime.py',
+]
+
+model = dict(
+    head=dict(num_classes=10),
+    data_preprocessor=_base_.data_preprocessor)
