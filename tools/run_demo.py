@@ -136,7 +136,12 @@ def count_parameters(config: str) -> Dict:
     from mmengine.config import Config
     from mmengine.registry import init_default_scope
 
+    from mmengine.logging import MMLogger
+
     from adaptformer_mm.peft import summarize_parameters
+
+    # The backbones log their summary when built; the stage logs have it.
+    MMLogger.get_instance('run_demo_count', log_level='WARNING')
     cfg = Config.fromfile(config)
     init_default_scope(cfg.get('default_scope', 'mmaction'))
     cfg.model.backbone.pop('init_cfg', None)  # counting needs no weights

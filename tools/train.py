@@ -15,6 +15,8 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 import adaptformer_mm  # noqa: E402,F401  (stack fixes + registrations)
 import torch  # noqa: E402
 from adaptformer_mm.engine import setup_cpu_distributed  # noqa: E402
+from adaptformer_mm.engine.hooks.interrupt import (  # noqa: E402
+    ensure_interrupt_hook, interrupt_report)
 from mmengine.config import Config, DictAction  # noqa: E402
 from mmengine.registry import RUNNERS  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
@@ -166,7 +168,14 @@ def main(argv=None):
         runner = Runner.from_cfg(cfg)
     else:
         runner = RUNNERS.build(cfg)
-    runner.train()
+    # Ctrl-C stops after the current iteration with a resumable checkpoint.
+    interrupt = ensure_interrupt_hook(runner)
+    try:
+        runner.train()
+    except KeyboardInterrupt:
+        if runner.rank == 0:
+            print(interrupt_report(runner, interrupt), flush=True)
+        sys.exit(130)  # the shell's status for a run ended by SIGINT
     report(runner)
 
 

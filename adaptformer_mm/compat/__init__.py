@@ -7,13 +7,16 @@ they address.
 """
 from .checkpoint_loading import TRUST_ENV, patch_checkpoint_loader, safe_torch_load
 from .mmaction_imports import patch_mmaction_imports
+from .strict_loading import CheckpointMismatchError, patch_strict_loading
 
 __all__ = [
-    'apply_all', 'patch_checkpoint_loader', 'patch_mmaction_imports',
-    'safe_torch_load', 'TRUST_ENV'
+    'apply_all', 'CheckpointMismatchError', 'patch_checkpoint_loader',
+    'patch_mmaction_imports', 'patch_strict_loading', 'safe_torch_load',
+    'TRUST_ENV'
 ]
 
 
 def apply_all() -> None:
     patch_mmaction_imports()
     patch_checkpoint_loader()
+    patch_strict_loading()

@@ -81,15 +81,29 @@ def safe_torch_load(filename: str, map_location=None):
             return torch.load(filename, map_location=map_location,
                               weights_only=True)
     except pickle.UnpicklingError as e:
+        if not _is_refused_object(e):
+            raise RuntimeError(
+                f'cannot read checkpoint {filename}: it is truncated or not a '
+                f'torch checkpoint ({_reason(e)})') from e
         raise RuntimeError(
             f'refusing to load {filename}: it holds Python objects beyond '
             f'tensors and mmengine training state, and loading them could '
             f'execute code. If you trust this file, set {TRUST_ENV}=1. '
             f'(torch said: {_reason(e)})') from e
-    except (RuntimeError, EOFError, OSError, ValueError) as e:
+    except (RuntimeError, EOFError, OSError, ValueError, IndexError,
+            KeyError) as e:
+        # A text or random file fails deep inside the unpickler, e.g. with
+        # IndexError('pop from empty list').
         raise RuntimeError(
             f'cannot read checkpoint {filename}: it is truncated or not a '
             f'torch checkpoint ({type(e).__name__}: {e})') from e
+
+
+def _is_refused_object(error: Exception) -> bool:
+    """True when the weights-only unpickler stopped at a Python object it
+    does not allow (as opposed to bytes that are not a pickle at all)."""
+    text = str(error).lower()
+    return any(k in text for k in ('global', 'historybuffer', 'reduce'))
 
 
 def _reason(error: Exception) -> str:

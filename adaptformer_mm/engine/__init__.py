@@ -1,8 +1,9 @@
 from .distributed import (DeviceAwareDistributedDataParallel,
                           setup_cpu_distributed)
-from .hooks import TunableCheckpointHook, TunableSummaryHook
+from .hooks import (InterruptCheckpointHook, TunableCheckpointHook,
+                    TunableSummaryHook)
 
 __all__ = [
-    'DeviceAwareDistributedDataParallel', 'TunableCheckpointHook',
-    'TunableSummaryHook', 'setup_cpu_distributed'
+    'DeviceAwareDistributedDataParallel', 'InterruptCheckpointHook',
+    'TunableCheckpointHook', 'TunableSummaryHook', 'setup_cpu_distributed'
 ]

@@ -13,9 +13,14 @@ default_hooks = dict(
     sampler_seed=dict(type='DistSamplerSeedHook'),
     sync_buffers=dict(type='SyncBuffersHook'))
 
-# Logs "trainable params: N || all params: M || trainable%: x" and the trainable
-# modules once the model, checkpoint and resume state are in place.
-custom_hooks = [dict(type='TunableSummaryHook')]
+# TunableSummaryHook logs "trainable params: N || all params: M || trainable%: x"
+# and the trainable modules once the model, checkpoint and resume state are in
+# place; BadSampleReportHook counts samples a CheckedVideoDataset skipped (it
+# does nothing for other datasets).
+custom_hooks = [
+    dict(type='TunableSummaryHook'),
+    dict(type='BadSampleReportHook'),
+]
 
 env_cfg = dict(
     cudnn_benchmark=False,

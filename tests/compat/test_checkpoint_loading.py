@@ -96,3 +96,11 @@ def test_truncated_and_missing_files_name_the_file(tmp_path):
     missing = str(tmp_path / 'nope.pth')
     with pytest.raises(FileNotFoundError, match=missing):
         _load_checkpoint(missing)
+
+
+@pytest.mark.parametrize('content', [b'just some text\n', bytes(range(256)) * 4])
+def test_files_that_are_not_checkpoints_name_the_file(tmp_path, content):
+    path = tmp_path / 'notes.pth'
+    path.write_bytes(content)
+    with pytest.raises(RuntimeError, match=f'cannot read checkpoint {path}'):
+        safe_torch_load(str(path))

@@ -1,4 +1,7 @@
+from .interrupt import InterruptCheckpointHook
 from .tunable_checkpoint import TunableCheckpointHook
 from .tunable_summary import TunableSummaryHook
 
-__all__ = ['TunableCheckpointHook', 'TunableSummaryHook']
+__all__ = [
+    'InterruptCheckpointHook', 'TunableCheckpointHook', 'TunableSummaryHook'
+]
