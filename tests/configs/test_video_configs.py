@@ -96,8 +96,7 @@ def test_config_loads_and_its_model_builds(rel):
     cfg = load(rel)
     if 'model' not in cfg:
         return  # a dataset / schedule / runtime base
-    if 'backbone' not in cfg.model:
-        pytest.skip('not a recognizer config')
+    assert 'backbone' in cfg.model, f'{rel}: a model without a backbone'
     model = MODELS.build(shrink_model(cfg.model))
     frames = cfg.model.backbone.get('num_frames', 16)
     inputs = torch.randn(2, 1, 3, frames, 64, 64)
