@@ -2,7 +2,8 @@
 
 Same command line as mmaction2's ``tools/train.py``; in addition it applies
 the project's stack fixes, trains multi-process without CUDA (gloo), refuses
-to overwrite checkpoints of an earlier run and prints where the results are.
+to overwrite checkpoints of an earlier run, saves a resumable checkpoint when
+stopped with Ctrl-C and prints where the results are.
 """
 import argparse
 import glob
