@@ -4,18 +4,10 @@ Importing this package (or ``custom_imports=dict(imports=['adaptformer_mm'])``
 in a config) first repairs the pinned stack (see :mod:`adaptformer_mm.compat`),
 then registers every model, dataset, hook and model wrapper the project adds.
 """
-import warnings
-
 from .compat import apply_all as _apply_compat_fixes
 from .version import __version__
 
 _apply_compat_fixes()
-
-with warnings.catch_warnings():
-    # mmcv-lite has no compiled ops; mmcv warns about deformable attention,
-    # which nothing here uses.
-    warnings.filterwarnings('ignore', message='Fail to import ``MultiScale')
-    import mmaction.models  # noqa: F401,E402
 
 from . import datasets, engine, models  # noqa: F401,E402
 

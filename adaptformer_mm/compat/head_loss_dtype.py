@@ -1,0 +1,34 @@
+"""mmaction2's head loss under bf16 autocast.
+
+``BaseHead.loss_by_feat`` computes top-k accuracy with
+``cls_scores.detach().cpu().numpy()``. Under ``torch.autocast(dtype=bfloat16)``
+(``AmpOptimWrapper(dtype='bfloat16')``, the paper recipes' AMP) the head's
+Linear returns bfloat16 scores, numpy has no bfloat16, and every training step
+fails with ``TypeError: Got unsupported ScalarType BFloat16``.
+
+The scores are cast to float32 before the loss. Autocast computes
+cross-entropy in float32 anyway, so the loss and its gradient are unchanged;
+only the accuracy logging now works.
+"""
+import functools
+
+import torch
+
+_MARK = '_adaptformer_mm_float_scores'
+
+
+def patch_head_loss_dtype() -> None:
+    from mmaction.models.heads.base import BaseHead
+
+    original = BaseHead.loss_by_feat
+    if getattr(original, _MARK, False):
+        return
+
+    @functools.wraps(original)
+    def loss_by_feat(self, cls_scores, data_samples, **kwargs):
+        if cls_scores.dtype == torch.bfloat16:
+            cls_scores = cls_scores.float()
+        return original(self, cls_scores, data_samples, **kwargs)
+
+    setattr(loss_by_feat, _MARK, True)
+    BaseHead.loss_by_feat = loss_by_feat
