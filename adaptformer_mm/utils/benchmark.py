@@ -1,0 +1,774 @@
+"""Throughput of a config's video recognizer and of its data pipeline.
+
+The logic of ``tools/benchmark.py`` and ``tools/benchmark_data.py`` (the tools
+only parse arguments and print):
+
+* :func:`run_benchmark`: one training step (forward, backward, optimizer step
+  on the trainable parameters only) and one inference forward of the config's
+  ``Recognizer3D`` on random clips of the config's shape: clips/s, peak
+  memory, FLOPs counted by ``torch.utils.flop_counter.FlopCounterMode`` and
+  the TFLOP/s that gives. Optionally the same for mmaction2's stock
+  ``VisionTransformer`` of the same size (eager attention, every parameter
+  trains: the only way mmaction2 trains it) for a ratio.
+* :func:`run_data_benchmark`: decoded-and-augmented clips/s of the config's
+  training pipeline, per CPU worker, and the workers a GPU needs at a rate.
+
+Inputs go straight into ``model(inputs, data_samples, mode=...)``: the data
+preprocessor (uint8 -> normalised float) is skipped, as random normal
+tensors already look normalised, and the data path is measured on its own.
+"""
+import copy
+import ctypes
+import gc
+import inspect
+import math
+import os
+import platform
+import threading
+import time
+from contextlib import contextmanager, nullcontext
+from typing import Callable, List, NamedTuple, Optional, Sequence, Tuple
+
+import torch
+from mmengine.config import Config
+from torch import nn
+from torch.utils.flop_counter import (FlopCounterMode,
+                                      sdpa_backward_flop_count,
+                                      sdpa_flop_count)
+
+AMP_DTYPES = {'none': None, 'bf16': torch.bfloat16, 'fp16': torch.float16}
+
+# Backbone arguments of our video backbones that mmaction2's stock
+# VisionTransformer does not take (the stock baseline drops them).
+OWN_BACKBONE_ARGS = ('tuning', 'train_fc_norm', 'attn_impl', 'with_cp',
+                     'skip_frozen_grad', 'adapter_cfg', 'prompt_cfg')
+
+# Pipeline steps that fix the spatial size of a clip, and the key holding it.
+_SIZE_KEYS = {
+    'CenterCrop': 'crop_size',
+    'RandomCrop': 'size',
+    'ThreeCrop': 'crop_size',
+    'TenCrop': 'crop_size',
+    'MultiScaleCrop': 'input_size',
+}
+
+
+class InputShape(NamedTuple):
+    """One clip: ``(C, T, H, W)``."""
+    channels: int
+    frames: int
+    height: int
+    width: int
+
+    def __str__(self) -> str:
+        return 'x'.join(str(v) for v in self)
+
+
+# ---------------------------------------------------------------- shapes
+def _pair(value) -> Tuple[int, int]:
+    """``(h, w)`` from an int or mmaction2's ``(w, h)`` tuple."""
+    if isinstance(value, int):
+        return value, value
+    w, h = value
+    return int(h), int(w)
+
+
+def pipeline_clip_shape(
+        pipeline: Sequence[dict]) -> Tuple[Optional[int], Optional[tuple]]:
+    """``(frames, (h, w))`` a pipeline's clips have; ``None`` for what the
+    pipeline leaves open (e.g. no fixed-size crop or resize).
+
+    Frames are the frame sampler's ``clip_len``; the size is that of the last
+    step that fixes it: a crop (``CenterCrop``, ``ThreeCrop``, ...) or a
+    ``Resize`` to an exact ``scale`` (``keep_ratio=False``).
+    """
+    frames, size = None, None
+    for step in pipeline:
+        kind = str(step.get('type', '')).split('.')[-1]
+        if 'clip_len' in step and ('Sample' in kind or 'Frames' in kind):
+            frames = int(step['clip_len'])
+        elif kind in _SIZE_KEYS and step.get(_SIZE_KEYS[kind]) is not None:
+            size = _pair(step[_SIZE_KEYS[kind]])
+        elif kind == 'Resize' and not step.get('keep_ratio', True):
+            scale = step.get('scale')
+            if isinstance(scale, (tuple, list)) and min(scale) > 0:
+                size = _pair(tuple(scale))
+    return frames, size
+
+
+def _train_pipeline(cfg: Config) -> List[dict]:
+    """The pipeline ``train_dataloader`` runs (a top-level
+    ``train_pipeline`` only when the loader states none: it is a naming
+    habit, and --cfg-options on the loader leave it stale)."""
+    dataset = (cfg.get('train_dataloader') or {}).get('dataset', {})
+    while 'pipeline' not in dataset and 'dataset' in dataset:
+        dataset = dataset['dataset']  # RepeatDataset and other wrappers
+    if 'pipeline' in dataset:
+        return list(dataset['pipeline'] or [])
+    return list(cfg.get('train_pipeline') or [])
+
+
+def config_input_shape(cfg: Config,
+                       frames: Optional[int] = None,
+                       size: Optional[int] = None) -> InputShape:
+    """The clip shape the config trains on.
+
+    Frames and size come from the training pipeline (``clip_len``, the last
+    fixed crop / resize); what it leaves open comes from the backbone
+    (``num_frames``, ``img_size``). ``frames`` / ``size`` override both.
+    """
+    backbone = cfg.model.get('backbone') or {}
+    pipe_frames, pipe_size = pipeline_clip_shape(_train_pipeline(cfg))
+    t = frames or pipe_frames or backbone.get('num_frames', 16)
+    if size:
+        h = w = size
+    elif pipe_size:
+        h, w = pipe_size
+    else:
+        h, w = _pair(backbone.get('img_size', 224))
+    shape = InputShape(int(backbone.get('in_channels', 3)), int(t), int(h),
+                       int(w))
+    for name, value in zip(shape._fields, shape):
+        if value <= 0:
+            raise ValueError(f'input {name}={value} (from the config or the '
+                             'command line) must be positive')
+    return shape
+
+
+# ---------------------------------------------------------------- models
+def benchmark_model_cfg(cfg: Config, shape: InputShape) -> dict:
+    """``cfg.model`` ready to build for a benchmark: no pretrained weights
+    (``init_cfg`` / ``pretrained`` dropped), the backbone built for exactly
+    ``shape`` (``num_frames``, ``img_size``), so that no position table is
+    resized per call and the stock model, whose table is fixed, accepts it.
+    """
+    model = copy.deepcopy(cfg.model.to_dict() if hasattr(cfg.model, 'to_dict')
+                          else dict(cfg.model))
+    if model.get('type', '').split('.')[-1] != 'Recognizer3D':
+        raise ValueError(
+            f'model.type={model.get("type")!r} in {cfg.filename}: the '
+            'benchmark measures video recognizers (model.type=Recognizer3D)')
+    backbone = model.get('backbone')
+    if not backbone or 'cls_head' not in model:
+        raise KeyError(f'{cfg.filename}: model needs `backbone` and '
+                       '`cls_head` for a benchmark')
+    if shape.height != shape.width:
+        raise ValueError(f'input {shape.height}x{shape.width}: the video ViT '
+                         'backbones take square clips (img_size is one int)')
+    backbone.pop('init_cfg', None)
+    backbone.pop('pretrained', None)
+    backbone['num_frames'] = shape.frames
+    backbone['img_size'] = shape.height
+    model.pop('init_cfg', None)
+    return model
+
+
+def stock_model_cfg(model_cfg: dict) -> dict:
+    """The same recognizer on mmaction2's stock ``VisionTransformer``: same
+    widths, depth, heads, patch and tubelet, eager attention, same head; our
+    own arguments (tuning, adapters, prompts, ...) dropped."""
+    from mmaction.models.backbones.vit_mae import VisionTransformer
+    stock_args = set(inspect.signature(VisionTransformer.__init__).parameters)
+    model = copy.deepcopy(model_cfg)
+    backbone = {
+        k: v for k, v in model['backbone'].items()
+        if k in stock_args and k not in ('init_cfg', 'pretrained')
+    }
+    backbone['type'] = 'mmaction.VisionTransformer'
+    model['backbone'] = backbone
+    return model
+
+
+def build_recognizer(model_cfg: dict, scope: str = 'mmaction') -> nn.Module:
+    from mmengine.registry import MODELS, init_default_scope
+    init_default_scope(scope)
+    return MODELS.build(copy.deepcopy(model_cfg))
+
+
+def count_params(model: nn.Module) -> Tuple[int, int]:
+    """``(trainable, all)`` parameter counts."""
+    params = list(model.parameters())
+    return (sum(p.numel() for p in params if p.requires_grad),
+            sum(p.numel() for p in params))
+
+
+def build_optimizer(cfg: Config, model: nn.Module) -> torch.optim.Optimizer:
+    """The config's optimizer (``optim_wrapper.optimizer``) over the
+    trainable parameters only (AdamW when the config names none).
+
+    Parameter groups (``paramwise_cfg``) are left out: they change learning
+    rates and decay, not the cost of a step.
+    """
+    from mmengine.registry import OPTIMIZERS
+    params = [p for p in model.parameters() if p.requires_grad]
+    if not params:
+        raise ValueError('no parameter of the model trains: check the '
+                         'backbone `tuning` and the head')
+    opt_cfg = dict((cfg.get('optim_wrapper') or {}).get('optimizer') or
+                   dict(type='AdamW', lr=1e-3))
+    opt_cfg = copy.deepcopy(opt_cfg)
+    try:
+        return OPTIMIZERS.build(dict(opt_cfg, params=params))
+    except KeyError as err:
+        raise KeyError(f'optim_wrapper.optimizer.type={opt_cfg.get("type")!r}'
+                       f' is not a registered optimizer: {err}') from err
+
+
+# ---------------------------------------------------------------- devices
+def resolve_device(device: Optional[str]) -> torch.device:
+    """``cuda`` when present, else ``cpu``; a requested ``cuda`` without one
+    is an error rather than a silent CPU run."""
+    if device is None:
+        device = 'cuda' if torch.cuda.is_available() else 'cpu'
+    if device not in ('cuda', 'cpu'):
+        raise ValueError(f"--device {device!r}; valid: 'cuda', 'cpu'")
+    if device == 'cuda' and not torch.cuda.is_available():
+        raise RuntimeError('--device cuda: torch sees no CUDA device')
+    return torch.device(device)
+
+
+def device_name(device: torch.device) -> str:
+    if device.type == 'cuda':
+        return torch.cuda.get_device_name(device)
+    model = platform.processor() or platform.machine()
+    try:
+        with open('/proc/cpuinfo') as f:
+            for line in f:
+                if line.startswith('model name'):
+                    model = line.split(':', 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    return (f'{model}, {os.cpu_count()} cores visible, '
+            f'{torch.get_num_threads()} torch threads')
+
+
+def synchronize(device: torch.device) -> None:
+    # CUDA kernels run asynchronously: a timer read without a sync measures
+    # the launch, not the work.
+    if device.type == 'cuda':
+        torch.cuda.synchronize(device)
+
+
+def _rss_bytes() -> Optional[int]:
+    try:
+        with open('/proc/self/statm') as f:
+            return int(f.read().split()[1]) * os.sysconf('SC_PAGE_SIZE')
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def _release_freed_memory() -> None:
+    """Return freed heap pages to the OS, so that RSS growth measures what a
+    run allocates and not what an earlier run left in glibc's free lists."""
+    gc.collect()
+    try:
+        ctypes.CDLL('libc.so.6').malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
+
+
+class PeakMemory:
+    """Peak memory a block of work allocates above what was held at entry.
+
+    CUDA: ``torch.cuda.max_memory_allocated`` (exact, tensors only). CPU:
+    resident set size sampled every ``interval`` s by a thread (approximate:
+    the allocator keeps some freed pages, short spikes between samples are
+    missed); ``None`` where ``/proc`` is missing. ``kind`` names which.
+    """
+
+    def __init__(self, device: torch.device, interval: float = 0.002):
+        self.device = device
+        self.interval = interval
+        self.kind = ('cuda_max_allocated'
+                     if device.type == 'cuda' else 'cpu_rss_growth')
+        self.peak_bytes: Optional[int] = None
+        self._thread = None
+        self._stop = threading.Event()
+
+    def __enter__(self):
+        _release_freed_memory()
+        if self.device.type == 'cuda':
+            torch.cuda.empty_cache()
+            torch.cuda.reset_peak_memory_stats(self.device)
+            self._base = torch.cuda.memory_allocated(self.device)
+            return self
+        self._base = _rss_bytes()
+        if self._base is None:
+            self.kind = 'n/a'
+            return self
+        self._max = self._base
+
+        def poll():
+            while not self._stop.wait(self.interval):
+                self._max = max(self._max, _rss_bytes() or 0)
+
+        self._thread = threading.Thread(target=poll, daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        if self.device.type == 'cuda':
+            synchronize(self.device)
+            self.peak_bytes = (torch.cuda.max_memory_allocated(self.device) -
+                               self._base)
+        elif self._thread is not None:
+            self._stop.set()
+            self._thread.join()
+            self._max = max(self._max, _rss_bytes() or 0)
+            self.peak_bytes = self._max - self._base
+        return False
+
+
+# ---------------------------------------------------------------- FLOPs
+def _sdpa_cpu_flops(query, key, value, *args, out_shape=None, **kwargs):
+    return sdpa_flop_count(query, key, value)
+
+
+def _sdpa_cpu_backward_flops(grad_out, query, key, value, *args,
+                             out_shape=None, **kwargs):
+    return sdpa_backward_flop_count(grad_out, query, key, value)
+
+
+def _extra_flop_formulas() -> dict:
+    """Formulas torch's counter lacks: the CPU flash-attention kernel that
+    ``scaled_dot_product_attention`` runs on a CPU (counted as 0 otherwise,
+    which would flatter eager attention in a CPU comparison)."""
+    aten = torch.ops.aten
+    formulas = {}
+    if hasattr(aten, '_scaled_dot_product_flash_attention_for_cpu'):
+        formulas[aten._scaled_dot_product_flash_attention_for_cpu] = \
+            _sdpa_cpu_flops
+    if hasattr(aten, '_scaled_dot_product_flash_attention_for_cpu_backward'):
+        formulas[aten._scaled_dot_product_flash_attention_for_cpu_backward] = \
+            _sdpa_cpu_backward_flops
+    return formulas
+
+
+def count_flops(fn: Callable[[], object]) -> int:
+    """FLOPs of one call of ``fn`` as ``FlopCounterMode`` counts them: matrix
+    products, convolutions and attention (a multiply-add is 2 FLOPs);
+    elementwise work, norms and softmax are not counted."""
+    with FlopCounterMode(display=False,
+                         custom_mapping=_extra_flop_formulas()) as counter:
+        fn()
+    return counter.get_total_flops()
+
+
+def vit_forward_flops(tokens: int, embed_dims: int, depth: int,
+                      mlp_ratio: float, patch_inputs: int,
+                      num_classes: int = 0) -> int:
+    """Matmul FLOPs of one clip through a ViT, as ``FlopCounterMode`` counts.
+
+    ``patch_inputs`` is ``C * t * p * p`` (the Conv3d patch embedding's
+    fan-in). Per block: qkv ``2Nd*3d``, ``QK^T`` and ``AV`` ``2 * 2N^2 d``,
+    projection ``2Nd^2``, MLP ``2 * 2Nd*rd``; plus the patch embedding
+    ``2Nd * patch_inputs`` and the linear head ``2d * classes``.
+    """
+    n, d = tokens, embed_dims
+    hidden = int(d * mlp_ratio)
+    block = 2 * n * d * 3 * d + 2 * 2 * n * n * d + 2 * n * d * d + \
+        2 * 2 * n * d * hidden
+    return 2 * n * d * patch_inputs + depth * block + 2 * d * num_classes
+
+
+# ---------------------------------------------------------------- timing
+def _autocast(device: torch.device, amp: str):
+    dtype = AMP_DTYPES[amp]
+    if dtype is None:
+        return nullcontext()
+    return torch.autocast(device_type=device.type, dtype=dtype)
+
+
+def random_batch(shape: InputShape, batch: int, num_classes: int,
+                 device: torch.device, seed: int = 0):
+    """``(inputs, data_samples)`` as ``Recognizer3D`` takes them after its
+    preprocessor: ``(B, 1 view, C, T, H, W)`` floats and labelled samples."""
+    from mmaction.structures import ActionDataSample
+    gen = torch.Generator().manual_seed(seed)
+    inputs = torch.randn((batch, 1, *shape), generator=gen).to(device)
+    labels = torch.randint(num_classes, (batch, ), generator=gen)
+    samples = [
+        ActionDataSample().set_gt_label(int(label)) for label in labels
+    ]
+    for sample in samples:
+        sample.gt_label = sample.gt_label.to(device)
+    return inputs, samples
+
+
+def _timed(fn: Callable[[], object], steps: int, warmup: int,
+           device: torch.device) -> float:
+    """Seconds for ``steps`` calls of ``fn`` after ``warmup`` untimed ones."""
+    for _ in range(warmup):
+        fn()
+    synchronize(device)
+    start = time.perf_counter()
+    for _ in range(steps):
+        fn()
+    synchronize(device)
+    return time.perf_counter() - start
+
+
+def measure_recognizer(name: str, model_cfg: dict, cfg: Config,
+                       shape: InputShape, batch: int, steps: int,
+                       warmup: int, amp: str, device: torch.device,
+                       scope: str = 'mmaction', flops: bool = True) -> dict:
+    """Training step and inference figures of one recognizer.
+
+    Returns a dict of ``name``, ``backbone``, parameter counts and
+    ``train_*`` / ``infer_*`` figures (see :func:`run_benchmark`); on a CUDA
+    out-of-memory, ``error='out of memory'`` instead of the figures.
+    ``flops=False`` skips the two counted (untimed) calls.
+    """
+    num_classes = int(model_cfg['cls_head']['num_classes'])
+    result = dict(name=name, backbone=model_cfg['backbone']['type'])
+    scaler = torch.amp.GradScaler(device.type, enabled=amp == 'fp16')
+    memory = PeakMemory(device)
+    model = optimizer = inputs = samples = None
+    try:
+        with memory:
+            model = build_recognizer(model_cfg, scope).to(device)
+            result['trainable_params'], result['total_params'] = \
+                count_params(model)
+            if amp == 'bf16':
+                _float_scores_for_loss(model.cls_head)
+            optimizer = build_optimizer(cfg, model)
+            inputs, samples = random_batch(shape, batch, num_classes, device)
+            model.train()
+
+            def train_step():
+                with _autocast(device, amp):
+                    losses = model(inputs, samples, mode='loss')
+                loss, _ = model.parse_losses(losses)
+                optimizer.zero_grad(set_to_none=True)
+                scaler.scale(loss).backward()
+                scaler.step(optimizer)
+                scaler.update()
+
+            train_s = _timed(train_step, steps, warmup, device)
+        train_flops = count_flops(train_step) if flops else 0
+
+        model.eval()
+
+        def infer():
+            with torch.inference_mode(), _autocast(device, amp):
+                model(inputs, samples, mode='predict')
+
+        infer_s = _timed(infer, steps, warmup, device)
+        infer_flops = 0
+        if flops:
+            with _no_trainable(model):
+                infer_flops = count_flops(infer)
+    except torch.cuda.OutOfMemoryError:
+        result['error'] = 'out of memory'
+        return result
+    finally:
+        del model, optimizer, inputs, samples
+        _release_freed_memory()
+        if device.type == 'cuda':
+            torch.cuda.empty_cache()
+
+    clips = batch * steps
+    result.update(
+        train_clips_per_s=clips / train_s,
+        train_step_ms=1e3 * train_s / steps,
+        train_peak_mem_mib=(None if memory.peak_bytes is None else
+                            memory.peak_bytes / 2**20),
+        mem_kind=memory.kind,
+        train_gflop_per_clip=train_flops / batch / 1e9,
+        train_tflops_per_s=train_flops * steps / train_s / 1e12,
+        infer_clips_per_s=clips / infer_s,
+        infer_gflop_per_clip=infer_flops / batch / 1e9,
+        infer_tflops_per_s=infer_flops * steps / infer_s / 1e12,
+    )
+    return result
+
+
+def _float_scores_for_loss(head: nn.Module) -> None:
+    """Let ``head``'s loss take bfloat16 class scores.
+
+    mmaction2's ``BaseHead.loss_by_feat`` computes top-k accuracy through
+    ``scores.cpu().numpy()``, and numpy has no bfloat16: under bf16 autocast
+    the loss raises ``TypeError: Got unsupported ScalarType BFloat16``. The
+    cross-entropy runs in float32 under autocast anyway, so casting the
+    (B, classes) scores first changes no figure. Patched on this instance
+    only.
+    """
+    loss_by_feat = head.loss_by_feat
+
+    def float_loss_by_feat(cls_scores, data_samples):
+        return loss_by_feat(cls_scores.float(), data_samples)
+
+    head.loss_by_feat = float_loss_by_feat
+
+
+@contextmanager
+def _no_trainable(model: nn.Module):
+    """Every parameter with ``requires_grad=False`` for the block.
+
+    FlopCounterMode's module tracker hooks the autograd graph of every module
+    input that requires grad; under ``inference_mode`` such an input (a VPT
+    prompt parameter entering its dropout) has no graph and the tracker
+    raises. Inference needs no gradient, so the flags can go for the count.
+    """
+    flags = [(p, p.requires_grad) for p in model.parameters()]
+    for p, _ in flags:
+        p.requires_grad_(False)
+    try:
+        yield
+    finally:
+        for p, flag in flags:
+            p.requires_grad_(flag)
+
+
+def _ratio(a, b):
+    return None if a is None or not b else a / b
+
+
+def run_benchmark(cfg: Config,
+                  batch: int = 8,
+                  steps: int = 10,
+                  warmup: int = 3,
+                  amp: str = 'none',
+                  device: Optional[str] = None,
+                  baseline: bool = False,
+                  frames: Optional[int] = None,
+                  size: Optional[int] = None,
+                  threads: Optional[int] = None) -> dict:
+    """Benchmark ``cfg``'s recognizer (and the stock one with ``baseline``).
+
+    Returns a JSON-ready dict: the setting (``config``, ``device``,
+    ``device_name``, ``torch``, ``amp``, ``batch``, ``steps``, ``warmup``,
+    ``input_shape`` ``[C, T, H, W]``), ``model`` (see
+    :func:`measure_recognizer`), and with ``baseline`` also ``baseline``
+    and ``ratio`` (ours / stock: ``train_speedup``, ``infer_speedup``,
+    ``train_peak_mem_fraction``; ``None`` where stock failed).
+    ``threads`` sets ``torch.set_num_threads`` (CPU).
+
+    Before anything is measured, the model runs one untimed training step
+    and one inference: the process's one-off costs (kernel selection, thread
+    pools, allocator and library workspaces: ~40 MiB of RSS on a CPU)
+    would otherwise be charged to whichever model runs first.
+    """
+    for key, value, low in (('batch', batch, 1), ('steps', steps, 1),
+                            ('warmup', warmup, 0)):
+        if not isinstance(value, int) or value < low:
+            raise ValueError(f'--{key} {value!r}: must be an integer >= {low}')
+    if amp not in AMP_DTYPES:
+        raise ValueError(f'--amp {amp!r}; valid: {sorted(AMP_DTYPES)}')
+    dev = resolve_device(device)
+    if threads is not None and threads < 1:
+        raise ValueError(f'--threads {threads}: must be >= 1')
+    previous_threads = torch.get_num_threads()
+    if threads is not None:
+        torch.set_num_threads(threads)
+    try:
+        return _run_benchmark(cfg, batch, steps, warmup, amp, dev, baseline,
+                              frames, size)
+    finally:
+        # A library call must not leave the process on another thread count.
+        torch.set_num_threads(previous_threads)
+
+
+def _run_benchmark(cfg: Config, batch: int, steps: int, warmup: int,
+                   amp: str, dev: torch.device, baseline: bool,
+                   frames: Optional[int], size: Optional[int]) -> dict:
+    shape = config_input_shape(cfg, frames, size)
+    model_cfg = benchmark_model_cfg(cfg, shape)
+    scope = cfg.get('default_scope', 'mmaction')
+    torch.manual_seed(0)
+    result = dict(
+        config=cfg.filename,
+        device=dev.type,
+        device_name=device_name(dev),
+        torch=torch.__version__,
+        amp=amp,
+        batch=batch,
+        steps=steps,
+        warmup=warmup,
+        input_shape=list(shape),
+        optimizer=str((cfg.get('optim_wrapper') or {}).get(
+            'optimizer', {}).get('type', 'AdamW')),
+    )
+    args = (cfg, shape, batch, steps, warmup, amp, dev, scope)
+    measure_recognizer('process warmup', model_cfg, cfg, shape, batch, 1, 1,
+                       amp, dev, scope, flops=False)
+    result['model'] = measure_recognizer('model', model_cfg, *args)
+    if baseline:
+        stock = measure_recognizer('stock', stock_model_cfg(model_cfg),
+                                   *args)
+        ours = result['model']
+        result['baseline'] = stock
+        result['ratio'] = dict(
+            train_speedup=_ratio(ours.get('train_clips_per_s'),
+                                 stock.get('train_clips_per_s')),
+            infer_speedup=_ratio(ours.get('infer_clips_per_s'),
+                                 stock.get('infer_clips_per_s')),
+            train_peak_mem_fraction=_ratio(ours.get('train_peak_mem_mib'),
+                                           stock.get('train_peak_mem_mib')))
+    return result
+
+
+_ROWS = (
+    ('trainable params', 'trainable_params', '{:,}'),
+    ('all params', 'total_params', '{:,}'),
+    ('train clips/s', 'train_clips_per_s', '{:.2f}'),
+    ('train step ms', 'train_step_ms', '{:.1f}'),
+    ('train peak MiB', 'train_peak_mem_mib', '{:.1f}'),
+    ('train GFLOP/clip', 'train_gflop_per_clip', '{:.3f}'),
+    ('train TFLOP/s', 'train_tflops_per_s', '{:.4f}'),
+    ('infer clips/s', 'infer_clips_per_s', '{:.2f}'),
+    ('infer GFLOP/clip', 'infer_gflop_per_clip', '{:.3f}'),
+    ('infer TFLOP/s', 'infer_tflops_per_s', '{:.4f}'),
+)
+_RATIO_ROWS = {
+    'train_clips_per_s': 'train_speedup',
+    'infer_clips_per_s': 'infer_speedup',
+    'train_peak_mem_mib': 'train_peak_mem_fraction',
+}
+
+
+def _cell(fmt: str, value) -> str:
+    return 'n/a' if value is None else fmt.format(value)
+
+
+def format_benchmark(result: dict) -> str:
+    """The table ``tools/benchmark.py`` prints."""
+    ours, stock = result['model'], result.get('baseline')
+    lines = [
+        f'config: {result["config"]}',
+        f'device: {result["device"]} ({result["device_name"]}), torch '
+        f'{result["torch"]}, amp {result["amp"]}, batch {result["batch"]}, '
+        f'{result["steps"]} timed steps after {result["warmup"]} warmup',
+        'input clip (C x T x H x W): ' +
+        'x'.join(str(v) for v in result['input_shape']) +
+        f'; optimizer {result["optimizer"]}; peak memory: '
+        f'{ours.get("mem_kind", "n/a")}',
+    ]
+    head = [f'model ({ours["backbone"]})']
+    if stock is not None:
+        head += [f'stock ({stock["backbone"].split(".")[-1]})', 'ours/stock']
+    width = max(22, *(len(h) + 2 for h in head))
+    lines.append(f'{"":<18}' + ''.join(f'{h:>{width}}' for h in head))
+    for label, key, fmt in _ROWS:
+        row = [_cell(fmt, ours.get(key))]
+        if stock is not None:
+            row.append(stock.get('error') or _cell(fmt, stock.get(key)))
+            ratio_key = _RATIO_ROWS.get(key)
+            row.append(_cell('{:.2f}x', result['ratio'][ratio_key])
+                       if ratio_key else '')
+        if ours.get('error'):
+            row[0] = ours['error']
+        lines.append(f'{label:<18}' + ''.join(f'{c:>{width}}' for c in row))
+    return '\n'.join(lines)
+
+
+# ---------------------------------------------------------------- data
+def _decoder_threads(pipeline: Sequence[dict]) -> Optional[int]:
+    for step in pipeline:
+        if str(step.get('type', '')).split('.')[-1] == 'DecordInit':
+            return int(step.get('num_threads', 1))
+    return None
+
+
+def run_data_benchmark(cfg: Config,
+                       split: str = 'train',
+                       num_workers: int = 0,
+                       samples: int = 64,
+                       data_root: Optional[str] = None,
+                       target_rate: float = 400.0,
+                       warmup: Optional[int] = None) -> dict:
+    """Clips/s of ``{split}_dataloader.dataset`` with its pipeline.
+
+    ``num_workers=0`` reads in this process; more workers go through a torch
+    ``DataLoader`` (batch 1, ``pseudo_collate`` as mmengine's loaders). The
+    first ``warmup`` clips (default: one per worker, which pay for starting
+    the worker and opening the decoder) are not timed. Indices wrap around a
+    dataset smaller than ``warmup + samples``.
+
+    Returns ``clips_per_s`` overall, ``clips_per_s_per_worker`` and
+    ``workers_needed`` for ``target_rate`` clips/s (per-worker rates add up
+    only while there are free cores: ``cpu_count`` says how many there are).
+    """
+    from mmengine.dataset import pseudo_collate
+    from mmengine.registry import DATASETS, init_default_scope
+    from torch.utils.data import DataLoader
+
+    key = f'{split}_dataloader'
+    if not cfg.get(key) or 'dataset' not in cfg[key]:
+        valid = [k[:-len('_dataloader')] for k in cfg
+                 if k.endswith('_dataloader') and cfg[k]]
+        raise KeyError(f'{cfg.filename} has no `{key}.dataset` (--split '
+                       f'{split!r}); splits with a dataset: {valid}')
+    if num_workers < 0 or samples < 1:
+        raise ValueError(f'--num-workers {num_workers} must be >= 0 and '
+                         f'--samples {samples} >= 1')
+    if target_rate <= 0:
+        raise ValueError(f'--target-rate {target_rate} must be positive')
+    dataset_cfg = copy.deepcopy(cfg[key]['dataset'])
+    if data_root is not None:
+        dataset_cfg['data_root'] = data_root
+    pipeline = dataset_cfg.get('pipeline') or []
+    init_default_scope(cfg.get('default_scope', 'mmaction'))
+    dataset = DATASETS.build(dataset_cfg)
+    if len(dataset) == 0:
+        raise ValueError(f'{key}.dataset ({dataset_cfg.get("type")}) is '
+                         'empty: check its ann_file / data_root')
+    warmup = max(num_workers, 1) if warmup is None else warmup
+    indices = [i % len(dataset) for i in range(warmup + samples)]
+
+    if num_workers == 0:
+        for i in indices[:warmup]:
+            dataset[i]
+        start = time.perf_counter()
+        for i in indices[warmup:]:
+            dataset[i]
+        elapsed = time.perf_counter() - start
+    else:
+        loader = DataLoader(dataset, batch_size=1, sampler=indices,
+                            num_workers=num_workers,
+                            collate_fn=pseudo_collate)
+        start = time.perf_counter()
+        for n, _ in enumerate(loader, 1):
+            if n == warmup:
+                start = time.perf_counter()
+        elapsed = time.perf_counter() - start
+    rate = samples / elapsed
+    per_worker = rate / max(num_workers, 1)
+    return dict(
+        config=cfg.filename,
+        split=split,
+        dataset=str(dataset_cfg.get('type')),
+        dataset_size=len(dataset),
+        num_workers=num_workers,
+        samples=samples,
+        warmup=warmup,
+        decoder_threads=_decoder_threads(pipeline),
+        cpu_count=os.cpu_count(),
+        seconds=elapsed,
+        clips_per_s=rate,
+        clips_per_s_per_worker=per_worker,
+        target_rate=target_rate,
+        workers_needed=math.ceil(target_rate / per_worker),
+    )
+
+
+def format_data_benchmark(result: dict) -> str:
+    """The report ``tools/benchmark_data.py`` prints."""
+    workers = result['num_workers']
+    where = ('in the main process' if workers == 0 else
+             f'with {workers} DataLoader workers')
+    threads = result['decoder_threads']
+    return '\n'.join([
+        f'config: {result["config"]} ({result["split"]} split, '
+        f'{result["dataset"]}, {result["dataset_size"]} clips)',
+        f'{result["samples"]} clips {where} after {result["warmup"]} '
+        f'untimed: {result["seconds"]:.2f} s',
+        f'decoded-and-augmented clips/s: {result["clips_per_s"]:.2f} '
+        f'overall, {result["clips_per_s_per_worker"]:.2f} per worker '
+        f'(decoder threads: {"n/a" if threads is None else threads}; '
+        f'{result["cpu_count"]} CPU cores visible)',
+        f'workers needed for {result["target_rate"]:g} clips/s: '
+        f'{result["workers_needed"]} (one core each, at this per-worker '
+        'rate)',
+    ])

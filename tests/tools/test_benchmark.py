@@ -1,0 +1,172 @@
+"""tools/benchmark.py and tools/benchmark_data.py on tiny models and the
+synthetic demo data: what they report, never how fast (no timing bounds)."""
+import json
+import os.path as osp
+
+import pytest
+import torch
+from mmengine.config import Config
+
+from adaptformer_mm.apis import load_config
+from adaptformer_mm.models.backbones import TunableVideoViT
+from adaptformer_mm.utils.benchmark import (benchmark_model_cfg,
+                                            config_input_shape, count_flops,
+                                            format_benchmark,
+                                            pipeline_clip_shape,
+                                            run_benchmark,
+                                            run_data_benchmark,
+                                            vit_forward_flops)
+from mmaction.models.backbones.vit_mae import VisionTransformer
+from ..apis.tiny_tasks import load_tool
+from ..conftest import DEMO_CONFIG, REPO
+
+# The demo recognizer shrunk to seconds (embed 32, depth 2, 8x64x64 clips).
+TINY = ['model.backbone.depth=2', 'model.backbone.embed_dims=32',
+        'model.backbone.num_heads=2', 'model.cls_head.in_channels=32']
+FAST = ['--batch', '2', '--steps', '2', '--warmup', '1', '--threads', '1']
+FIGURES = ('train_clips_per_s', 'train_step_ms', 'train_peak_mem_mib',
+           'train_gflop_per_clip', 'train_tflops_per_s', 'infer_clips_per_s',
+           'infer_gflop_per_clip', 'infer_tflops_per_s')
+
+
+def _check_figures(entry):
+    assert entry['trainable_params'] > 0
+    assert entry['total_params'] >= entry['trainable_params']
+    for key in FIGURES:
+        # RSS growth is an OS reading: it can be 0 when nothing new was
+        # paged in, never negative in a sane run.
+        if key == 'train_peak_mem_mib':
+            assert entry[key] is None or entry[key] >= 0, key
+        else:
+            assert entry[key] > 0, key
+
+
+def test_demo_config_writes_json_with_positive_figures(tmp_path, capsys):
+    out = tmp_path / 'bench' / 'demo.json'
+    load_tool('benchmark').main(
+        [DEMO_CONFIG, *FAST, '--json', str(out), '--cfg-options', *TINY])
+    result = json.loads(out.read_text())
+    for key in ('config', 'device', 'device_name', 'torch', 'amp', 'batch',
+                'steps', 'warmup', 'input_shape', 'optimizer', 'model'):
+        assert key in result, key
+    assert result['device'] == 'cpu'  # no CUDA in the test environment
+    assert (result['batch'], result['steps'], result['warmup']) == (2, 2, 1)
+    # Shape from the demo's training pipeline: clip_len 8, Resize to 64x64.
+    assert result['input_shape'] == [3, 8, 64, 64]
+    assert result['optimizer'] == 'AdamW'
+    assert 'baseline' not in result and 'ratio' not in result
+    _check_figures(result['model'])
+    # The demo trains the stock backbone: every parameter trains.
+    model = result['model']
+    assert model['trainable_params'] == model['total_params']
+    table = capsys.readouterr().out
+    assert 'train clips/s' in table and 'infer clips/s' in table
+    assert 'input clip (C x T x H x W): 3x8x64x64' in table
+
+
+def test_baseline_gives_ratios_against_stock_vit(capsys):
+    cfg = load_config(DEMO_CONFIG)
+    cfg.merge_from_dict(dict(
+        model=dict(backbone=dict(type='AdaptFormerVideoViT', depth=2,
+                                 embed_dims=32, num_heads=2,
+                                 adapter_cfg=dict(bottleneck=4)),
+                   cls_head=dict(in_channels=32))))
+    result = run_benchmark(cfg, batch=2, steps=2, warmup=1, baseline=True,
+                           threads=1)
+    ours, stock = result['model'], result['baseline']
+    _check_figures(ours)
+    _check_figures(stock)
+    assert ours['backbone'] == 'AdaptFormerVideoViT'
+    assert stock['backbone'] == 'mmaction.VisionTransformer'
+    # Stock mmaction2 trains everything; ours trains adapters + fc_norm +
+    # head, on top of the same stock parameters.
+    assert stock['trainable_params'] == stock['total_params']
+    assert ours['trainable_params'] < stock['trainable_params']
+    assert ours['total_params'] > stock['total_params']
+    ratio = result['ratio']
+    assert ratio['train_speedup'] == pytest.approx(
+        ours['train_clips_per_s'] / stock['train_clips_per_s'])
+    assert ratio['infer_speedup'] > 0
+    assert 'ours/stock' in format_benchmark(result)
+    # Same forward work: adapters add a few matmuls to the same ViT.
+    assert ours['infer_gflop_per_clip'] >= stock['infer_gflop_per_clip']
+
+
+@pytest.mark.parametrize('attn_impl', ['sdpa', 'eager'])
+def test_forward_flops_equal_the_analytic_count(attn_impl):
+    vit = dict(img_size=64, patch_size=16, embed_dims=64, depth=2,
+               num_heads=4, num_frames=8, tubelet_size=2)
+    tokens = (8 // 2) * (64 // 16)**2
+    expected = 2 * vit_forward_flops(tokens, 64, 2, 4, 3 * 2 * 16 * 16)
+    x = torch.randn(2, 3, 8, 64, 64)
+    ours = TunableVideoViT(attn_impl=attn_impl, **vit).eval()
+    stock = VisionTransformer(**vit).eval()
+    with torch.no_grad():
+        # The CPU flash-attention kernel of SDPA is counted too (torch's
+        # counter alone gives it 0 FLOPs).
+        assert count_flops(lambda: ours(x)) == expected
+        assert count_flops(lambda: stock(x)) == expected
+
+
+def test_input_shape_comes_from_the_pipeline_then_the_backbone():
+    ssv2 = Config.fromfile(
+        osp.join(REPO, 'configs', '_base_', 'datasets', 'ssv2_video.py'))
+    assert pipeline_clip_shape(ssv2.train_pipeline) == (8, (224, 224))
+    assert pipeline_clip_shape(ssv2.test_pipeline) == (8, (224, 224))
+    cfg = load_config(DEMO_CONFIG)
+    assert tuple(config_input_shape(cfg)) == (3, 8, 64, 64)
+    assert tuple(config_input_shape(cfg, frames=16, size=32)) == \
+        (3, 16, 32, 32)
+    cfg.train_dataloader.dataset.pipeline = []
+    cfg.model.backbone.num_frames = 4
+    assert tuple(config_input_shape(cfg)) == (3, 4, 64, 64)
+    # The backbone is built for the measured shape, with no weights to load.
+    cfg.model.backbone.init_cfg = dict(type='Pretrained', checkpoint='x.pth')
+    model = benchmark_model_cfg(cfg, config_input_shape(cfg, frames=16))
+    assert model['backbone']['num_frames'] == 16
+    assert 'init_cfg' not in model['backbone']
+
+
+def test_bad_settings_name_the_key():
+    cfg = load_config(DEMO_CONFIG)
+    with pytest.raises(ValueError, match='--amp'):
+        run_benchmark(cfg, amp='int8')
+    with pytest.raises(ValueError, match='--batch'):
+        run_benchmark(cfg, batch=0)
+    cfg.model.type = 'ImageClassifier'
+    with pytest.raises(ValueError, match="model.type='ImageClassifier'"):
+        run_benchmark(cfg, batch=1)
+    with pytest.raises(KeyError, match='nope_dataloader'):
+        run_data_benchmark(load_config(DEMO_CONFIG), split='nope')
+
+
+def test_data_benchmark_reads_the_synthetic_demo(tmp_path, synthetic_root):
+    out = tmp_path / 'data.json'
+    # The same dataset size as the other tests that use synthetic_root, so
+    # the clips are generated once per session.
+    load_tool('benchmark_data').main([
+        DEMO_CONFIG, '--samples', '4', '--data-root', synthetic_root,
+        '--target-rate', '100', '--json', str(out), '--cfg-options',
+        'train_dataloader.dataset.num_train=16',
+        'train_dataloader.dataset.num_val=8'])
+    result = json.loads(out.read_text())
+    assert result['dataset'] == 'SyntheticVideoDataset'
+    assert (result['samples'], result['num_workers']) == (4, 0)
+    assert result['clips_per_s'] > 0
+    assert result['clips_per_s_per_worker'] == result['clips_per_s']
+    assert result['workers_needed'] >= 1
+    assert result['decoder_threads'] == 1
+
+
+def test_bf16_autocast_runs_through_mmaction2_head_loss():
+    # mmaction2's head loss turns bf16 scores into numpy (no bfloat16
+    # there); the benchmark must still measure a bf16 step.
+    cfg = load_config(DEMO_CONFIG)
+    cfg.merge_from_dict(dict(
+        model=dict(backbone=dict(type='AdaptFormerVideoViT', depth=1,
+                                 embed_dims=32, num_heads=2),
+                   cls_head=dict(in_channels=32))))
+    result = run_benchmark(cfg, batch=2, steps=1, warmup=0, amp='bf16',
+                           threads=1)
+    assert result['amp'] == 'bf16'
+    _check_figures(result['model'])

@@ -1,0 +1,82 @@
+"""Training-step and inference throughput of a config's video recognizer.
+
+    python tools/benchmark.py CONFIG [--batch N] [--amp bf16|fp16|none]
+        [--steps K] [--warmup W] [--baseline] [--json out.json]
+        [--device cuda|cpu] [--frames T] [--size S] [--threads N]
+        [--cfg-options k=v ...]
+
+Builds the config's ``Recognizer3D`` (no pretrained weights are loaded) and
+feeds it random clips of the config's shape (the training pipeline's
+``clip_len`` and crop size, else the backbone's ``num_frames`` / ``img_size``;
+``--frames`` / ``--size`` override). Measures one training step (forward,
+backward, optimizer step on the trainable parameters) and inference: clips/s,
+peak memory and the TFLOP/s that torch's FlopCounterMode gives.
+``--baseline`` adds mmaction2's stock ``VisionTransformer`` of the same shape
+(eager attention, every parameter trains) and the ratios. Prints a table;
+``--json`` also writes the figures. See docs/benchmarks.md.
+"""
+import argparse
+import json
+import os
+import os.path as osp
+import sys
+
+sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+
+import adaptformer_mm  # noqa: E402,F401  (stack fixes + registrations)
+from adaptformer_mm.apis import load_config  # noqa: E402
+from adaptformer_mm.utils.benchmark import (AMP_DTYPES,  # noqa: E402
+                                            format_benchmark, run_benchmark)
+from mmengine.config import DictAction  # noqa: E402
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(
+        description='Benchmark training and inference of a config\'s model')
+    parser.add_argument('config', help='config file')
+    parser.add_argument('--batch', type=int, default=8,
+                        help='clips per step (default 8)')
+    parser.add_argument('--amp', choices=sorted(AMP_DTYPES), default='none',
+                        help='autocast dtype (default none: fp32)')
+    parser.add_argument('--steps', type=int, default=10,
+                        help='timed steps (default 10)')
+    parser.add_argument('--warmup', type=int, default=3,
+                        help='untimed steps before them (default 3)')
+    parser.add_argument('--baseline', action='store_true',
+                        help='also run stock mmaction2 VisionTransformer')
+    parser.add_argument('--json', help='write the figures to this file')
+    parser.add_argument('--device', choices=['cuda', 'cpu'],
+                        help='default: cuda when present, else cpu')
+    parser.add_argument('--frames', type=int,
+                        help='input frames (default: from the config)')
+    parser.add_argument('--size', type=int,
+                        help='input height = width (default: from the config)')
+    parser.add_argument('--threads', type=int,
+                        help='torch CPU threads (default: torch\'s choice; '
+                        'use 1 on cores other processes share)')
+    parser.add_argument(
+        '--cfg-options', nargs='+', action=DictAction,
+        help='override config settings, e.g. model.backbone.with_cp=True')
+    return parser.parse_args(argv)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    cfg = load_config(args.config)
+    if args.cfg_options:
+        cfg.merge_from_dict(args.cfg_options)
+    result = run_benchmark(
+        cfg, batch=args.batch, steps=args.steps, warmup=args.warmup,
+        amp=args.amp, device=args.device, baseline=args.baseline,
+        frames=args.frames, size=args.size, threads=args.threads)
+    print(format_benchmark(result))
+    if args.json:
+        os.makedirs(osp.dirname(osp.abspath(args.json)), exist_ok=True)
+        with open(args.json, 'w') as f:
+            json.dump(result, f, indent=2)
+        print(f'figures written to {args.json}')
+    return result
+
+
+if __name__ == '__main__':
+    main()
