@@ -430,8 +430,6 @@ def measure_recognizer(name: str, model_cfg: dict, cfg: Config,
             model = build_recognizer(model_cfg, scope).to(device)
             result['trainable_params'], result['total_params'] = \
                 count_params(model)
-            if amp == 'bf16':
-                _float_scores_for_loss(model.cls_head)
             optimizer = build_optimizer(cfg, model)
             inputs, samples = random_batch(shape, batch, num_classes, device)
             model.train()
@@ -482,24 +480,6 @@ def measure_recognizer(name: str, model_cfg: dict, cfg: Config,
         infer_tflops_per_s=infer_flops * steps / infer_s / 1e12,
     )
     return result
-
-
-def _float_scores_for_loss(head: nn.Module) -> None:
-    """Let ``head``'s loss take bfloat16 class scores.
-
-    mmaction2's ``BaseHead.loss_by_feat`` computes top-k accuracy through
-    ``scores.cpu().numpy()``, and numpy has no bfloat16: under bf16 autocast
-    the loss raises ``TypeError: Got unsupported ScalarType BFloat16``. The
-    cross-entropy runs in float32 under autocast anyway, so casting the
-    (B, classes) scores first changes no figure. Patched on this instance
-    only.
-    """
-    loss_by_feat = head.loss_by_feat
-
-    def float_loss_by_feat(cls_scores, data_samples):
-        return loss_by_feat(cls_scores.float(), data_samples)
-
-    head.loss_by_feat = float_loss_by_feat
 
 
 @contextmanager

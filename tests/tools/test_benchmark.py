@@ -160,7 +160,7 @@ def test_data_benchmark_reads_the_synthetic_demo(tmp_path, synthetic_root):
 
 def test_bf16_autocast_runs_through_mmaction2_head_loss():
     # mmaction2's head loss turns bf16 scores into numpy (no bfloat16
-    # there); the benchmark must still measure a bf16 step.
+    # there); the compat fix makes a bf16 step run.
     cfg = load_config(DEMO_CONFIG)
     cfg.merge_from_dict(dict(
         model=dict(backbone=dict(type='AdaptFormerVideoViT', depth=1,
