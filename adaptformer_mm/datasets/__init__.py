@@ -1,11 +1,15 @@
+from .repeated_aug import RepeatedAugDataset, repeated_aug_collate
 from .robust import (AnnotationError, BadSampleError, BadSampleMixin,
                      BadSampleReportHook, CheckedVideoDataset)
 from .svhn import SVHN
 from .synthetic import SYNTHETIC_TASKS, generate_synthetic_dataset
 from .synthetic_video_dataset import SyntheticVideoDataset
+from .transforms import ScaledDecordDecode, ScaledDecordInit, short_side_size
 
 __all__ = [
     'AnnotationError', 'BadSampleError', 'BadSampleMixin',
-    'BadSampleReportHook', 'CheckedVideoDataset', 'SVHN', 'SYNTHETIC_TASKS',
-    'SyntheticVideoDataset', 'generate_synthetic_dataset'
+    'BadSampleReportHook', 'CheckedVideoDataset', 'RepeatedAugDataset',
+    'ScaledDecordDecode', 'ScaledDecordInit', 'SVHN', 'SYNTHETIC_TASKS',
+    'SyntheticVideoDataset', 'generate_synthetic_dataset',
+    'repeated_aug_collate', 'short_side_size'
 ]
