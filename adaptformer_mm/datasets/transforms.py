@@ -117,12 +117,11 @@ class ScaledDecordInit(BaseTransform):
         kwargs, resize_to = {}, None
         if self.short_side is not None:
             th, tw = short_side_size(h, w, self.short_side)
-            if (th, tw) == (h, w):
-                pass
-            elif min(h, w) >= self.decoder_min_ratio * self.short_side:
-                kwargs = dict(height=th, width=tw)
-            else:
-                resize_to = (th, tw)
+            if (th, tw) != (h, w):
+                if min(h, w) >= self.decoder_min_ratio * self.short_side:
+                    kwargs = dict(height=th, width=tw)
+                else:
+                    resize_to = (th, tw)
         reader = decord.VideoReader(
             filename, num_threads=self.num_threads, **kwargs)
         results['video_reader'] = reader
