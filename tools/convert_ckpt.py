@@ -9,12 +9,13 @@ The output holds ``{'state_dict': ...}`` with ``backbone.*`` (and
 ``init_cfg=dict(type='Pretrained', checkpoint=OUT, prefix='backbone.')``.
 """
 import argparse
+import os.path as osp
 import sys
 
-import adaptformer_mm  # noqa: F401  (repairs the stack before mmaction)
-from adaptformer_mm.models.convert import (convert_videomae,
-                                           load_checkpoint_file,
-                                           save_converted)
+sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+
+import adaptformer_mm  # noqa: E402,F401  (repairs the stack before mmaction)
+from adaptformer_mm.models.convert import convert_file, convert_videomae
 
 
 def parse_args(argv=None):
@@ -35,21 +36,10 @@ def parse_args(argv=None):
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    try:
-        ckpt = load_checkpoint_file(args.src)
-        conversion = convert_videomae(ckpt, args.num_frames, args.img_size)
-    except (ValueError, RuntimeError, FileNotFoundError) as e:
-        print(f'error: {args.src}: {e}', file=sys.stderr)
-        return 1
-    print(conversion.report())
-    if conversion.unknown and not args.ignore_unknown:
-        print(f'error: {args.src}: no mmaction2 name for '
-              f'{conversion.unknown}; rerun with --ignore-unknown to drop '
-              f'them', file=sys.stderr)
-        return 1
-    save_converted(conversion, args.dst)
-    print(f'saved {args.dst}')
-    return 0
+    return convert_file(
+        args.src, args.dst,
+        lambda ckpt: convert_videomae(ckpt, args.num_frames, args.img_size),
+        'mmaction2', args.ignore_unknown)
 
 
 if __name__ == '__main__':

@@ -10,11 +10,13 @@ used as ``init_cfg=dict(type='Pretrained', checkpoint=OUT,
 prefix='backbone.')`` of TunableViT / AdaptFormerViT / VPTViT.
 """
 import argparse
+import os.path as osp
 import sys
 
-import adaptformer_mm  # noqa: F401  (repairs the stack)
-from adaptformer_mm.models.convert import (load_checkpoint_file,
-                                           save_converted)
+sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+
+import adaptformer_mm  # noqa: E402,F401  (repairs the stack)
+from adaptformer_mm.models.convert import convert_file
 from adaptformer_mm.models.convert_image import convert_image_vit
 
 
@@ -33,21 +35,10 @@ def parse_args(argv=None):
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    try:
-        conversion = convert_image_vit(
-            load_checkpoint_file(args.src), img_size=args.img_size)
-    except (ValueError, RuntimeError, FileNotFoundError) as e:
-        print(f'error: {args.src}: {e}', file=sys.stderr)
-        return 1
-    print(conversion.report())
-    if conversion.unknown and not args.ignore_unknown:
-        print(f'error: {args.src}: no mmpretrain name for '
-              f'{conversion.unknown}; rerun with --ignore-unknown to drop '
-              f'them', file=sys.stderr)
-        return 1
-    save_converted(conversion, args.dst)
-    print(f'saved {args.dst}')
-    return 0
+    return convert_file(
+        args.src, args.dst,
+        lambda ckpt: convert_image_vit(ckpt, img_size=args.img_size),
+        'mmpretrain', args.ignore_unknown)
 
 
 if __name__ == '__main__':

@@ -15,11 +15,13 @@ adaptformer_mm/models/convert_image.py:inflate_image_to_video. OUT loads with
 ``init_cfg=dict(type='Pretrained', checkpoint=OUT, prefix='backbone.')``.
 """
 import argparse
+import os.path as osp
 import sys
 
-import adaptformer_mm  # noqa: F401  (repairs the stack)
-from adaptformer_mm.models.convert import (load_checkpoint_file,
-                                           save_converted)
+sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+
+import adaptformer_mm  # noqa: E402,F401  (repairs the stack)
+from adaptformer_mm.models.convert import convert_file
 from adaptformer_mm.models.convert_image import (POS_EMBED_MODES,
                                                  VIDEO_FINAL_NORMS,
                                                  inflate_image_to_video)
@@ -45,22 +47,13 @@ def parse_args(argv=None):
 
 def main(argv=None) -> int:
     args = parse_args(argv)
-    try:
-        conversion = inflate_image_to_video(
-            load_checkpoint_file(args.src), num_frames=args.num_frames,
-            tubelet_size=args.tubelet_size, img_size=args.img_size,
-            pos_embed=args.pos_embed, final_norm=args.final_norm)
-    except (ValueError, RuntimeError, FileNotFoundError) as e:
-        print(f'error: {args.src}: {e}', file=sys.stderr)
-        return 1
-    print(conversion.report())
-    if conversion.unknown and not args.ignore_unknown:
-        print(f'error: {args.src}: no video name for {conversion.unknown}; '
-              f'rerun with --ignore-unknown to drop them', file=sys.stderr)
-        return 1
-    save_converted(conversion, args.dst)
-    print(f'saved {args.dst}')
-    return 0
+    return convert_file(
+        args.src, args.dst,
+        lambda ckpt: inflate_image_to_video(
+            ckpt, num_frames=args.num_frames, tubelet_size=args.tubelet_size,
+            img_size=args.img_size, pos_embed=args.pos_embed,
+            final_norm=args.final_norm),
+        'video', args.ignore_unknown)
 
 
 if __name__ == '__main__':

@@ -13,9 +13,10 @@ Output keys are those of a mmaction2 ``Recognizer3D`` with the VideoMAE
 """
 import argparse
 import re
+import sys
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from typing import Dict, List, Mapping, Tuple
+from typing import Callable, Dict, List, Mapping, Optional, Tuple
 
 import torch
 from mmaction.models.backbones.vit_mae import get_sinusoid_encoding
@@ -146,13 +147,11 @@ def convert_videomae(ckpt: Mapping,
                 dropped.append(key)
                 continue
             key = key[len('encoder.'):]
-        for pattern, repl in _RULES:
-            new, hits = re.subn(pattern, repl, key)
-            if hits:
-                out[new] = value
-                break
-        else:
+        new = rename(key, _RULES)
+        if new is None:
             unknown.append(key)
+        else:
+            out[new] = value
     generated = []
     if 'backbone.pos_embed' not in out:
         embed_dims, _, tubelet, patch, _ = out[
@@ -163,6 +162,42 @@ def convert_videomae(ckpt: Mapping,
         generated.append(f'backbone.pos_embed (sinusoid, {num_frames} '
                          f'frames x {img_size}^2)')
     return Conversion(layout, out, dropped, unknown, generated)
+
+
+def rename(key: str, rules) -> Optional[str]:
+    """``key`` renamed by the first ``(pattern, replacement)`` rule that
+    matches it, or None when no rule does."""
+    for pattern, repl in rules:
+        new, hits = re.subn(pattern, repl, key)
+        if hits:
+            return new
+    return None
+
+
+def convert_file(src: str, dst: str, convert: Callable[[Mapping], Conversion],
+                 target: str, ignore_unknown: bool = False) -> int:
+    """What every converter tool does: read ``src`` safely, convert it, print
+    the report, refuse keys no rule knows (unless ``ignore_unknown``) and
+    write ``dst``. Returns the tool's exit status; errors name ``src``.
+
+    Args:
+        convert: checkpoint mapping -> :class:`Conversion`.
+        target: what the keys are converted to, for the error message
+            (e.g. ``'mmaction2'``).
+    """
+    try:
+        conversion = convert(load_checkpoint_file(src))
+    except (ValueError, RuntimeError, FileNotFoundError) as e:
+        print(f'error: {src}: {e}', file=sys.stderr)
+        return 1
+    print(conversion.report())
+    if conversion.unknown and not ignore_unknown:
+        print(f'error: {src}: no {target} name for {conversion.unknown}; '
+              f'rerun with --ignore-unknown to drop them', file=sys.stderr)
+        return 1
+    save_converted(conversion, dst)
+    print(f'saved {dst}')
+    return 0
 
 
 def save_converted(conversion: Conversion, path: str) -> None:

@@ -41,7 +41,7 @@ from mmaction.models.backbones.vit_mae import get_sinusoid_encoding
 from mmpretrain.models.utils import resize_pos_embed
 from torch import Tensor
 
-from .convert import Conversion, find_state_dict
+from .convert import Conversion, find_state_dict, rename
 
 IMAGE_LAYOUTS = ('timm', 'mmpretrain')
 POS_EMBED_MODES = ('tile', 'sinusoid')
@@ -116,13 +116,11 @@ def convert_image_vit(ckpt: Mapping,
             if _DECODER.match(key):
                 dropped.append(key)
                 continue
-            for pattern, repl in _RULES:
-                new, hits = re.subn(pattern, repl, key)
-                if hits:
-                    out[new] = value
-                    break
-            else:
+            new = rename(key, _RULES)
+            if new is None:
                 unknown.append(key)
+            else:
+                out[new] = value
     if img_size is not None and 'backbone.pos_embed' in out:
         notes += _resize_image_pos_embed(out, img_size)
     return Conversion(
