@@ -55,3 +55,18 @@ def image_tiny():
 def images():
     torch.manual_seed(1)
     return torch.randn(2, 3, 32, 32)
+
+
+@pytest.fixture
+def randomize_adapters():
+    """Give every adapter parameter random values (at init the up-projection
+    is zero and an adapter would hide a wrong formula)."""
+
+    def randomize(model, seed=0):
+        torch.manual_seed(seed)
+        with torch.no_grad():
+            for name, param in model.named_parameters():
+                if 'adaptmlp' in name:
+                    param.normal_(0.0, 0.3)
+
+    return randomize

@@ -4,14 +4,6 @@ import torch
 from adaptformer_mm.models import AdaptFormerVideoViT
 
 
-def randomize_adapters(model, seed=0):
-    torch.manual_seed(seed)
-    with torch.no_grad():
-        for name, param in model.named_parameters():
-            if 'adaptmlp' in name:
-                param.normal_(0.0, 0.3)
-
-
 def stock_block_step(block, adapter, x, mode):
     """One block by the spec, through the stock modules' own forwards."""
     x = x + block.attn(block.norm1(x))
@@ -31,7 +23,8 @@ def test_zero_init_equals_stock(tiny, video, mode):
 
 
 @pytest.mark.parametrize('mode', ['parallel', 'sequential'])
-def test_each_block_computes_the_spec_formula(tiny, video, mode):
+def test_each_block_computes_the_spec_formula(
+        tiny, video, mode, randomize_adapters):
     stock = tiny.stock()
     model = tiny.like(AdaptFormerVideoViT, stock,
                       adapter_cfg=dict(mode=mode, layers=[0, 2])).eval()

@@ -4,14 +4,6 @@ import torch
 from adaptformer_mm.models import AdaptFormerViT
 
 
-def randomize_adapters(model, seed=0):
-    torch.manual_seed(seed)
-    with torch.no_grad():
-        for name, param in model.named_parameters():
-            if 'adaptmlp' in name:
-                param.normal_(0.0, 0.3)
-
-
 def stock_block_step(layer, adapter, x, mode):
     """One block by the spec, through the stock modules' own forwards."""
     x = x + layer.attn(layer.ln1(x))
@@ -33,7 +25,8 @@ def test_zero_init_equals_stock(image_tiny, images, mode, out_type):
 
 
 @pytest.mark.parametrize('mode', ['parallel', 'sequential'])
-def test_each_block_computes_the_spec_formula(image_tiny, images, mode):
+def test_each_block_computes_the_spec_formula(
+        image_tiny, images, mode, randomize_adapters):
     stock = image_tiny.stock()
     model = image_tiny.like(AdaptFormerViT, stock,
                             adapter_cfg=dict(mode=mode, layers=[1])).eval()
