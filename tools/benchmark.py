@@ -3,7 +3,7 @@
     python tools/benchmark.py CONFIG [--batch N] [--amp bf16|fp16|none]
         [--steps K] [--warmup W] [--baseline] [--json out.json]
         [--device cuda|cpu] [--frames T] [--size S] [--threads N]
-        [--cfg-options k=v ...]
+        [--compile [BACKEND]] [--cfg-options k=v ...]
 
 Builds the config's ``Recognizer3D`` (no pretrained weights are loaded) and
 feeds it random clips of the config's shape (the training pipeline's
@@ -12,7 +12,9 @@ feeds it random clips of the config's shape (the training pipeline's
 backward, optimizer step on the trainable parameters) and inference: clips/s,
 peak memory and the TFLOP/s that torch's FlopCounterMode gives.
 ``--baseline`` adds mmaction2's stock ``VisionTransformer`` of the same shape
-(eager attention, every parameter trains) and the ratios. Prints a table;
+(eager attention, every parameter trains) and the ratios. ``--compile``
+wraps our model's training step and inference in ``torch.compile`` (default
+backend inductor; the stock baseline stays eager). Prints a table;
 ``--json`` also writes the figures. See docs/benchmarks.md.
 """
 import argparse
@@ -54,6 +56,10 @@ def parse_args(argv=None):
     parser.add_argument('--threads', type=int,
                         help='torch CPU threads (default: torch\'s choice; '
                         'use 1 on cores other processes share)')
+    parser.add_argument('--compile', nargs='?', const='inductor',
+                        metavar='BACKEND',
+                        help='torch.compile our model (backend inductor '
+                        'unless named, e.g. eager, aot_eager)')
     parser.add_argument(
         '--cfg-options', nargs='+', action=DictAction,
         help='override config settings, e.g. model.backbone.with_cp=True')
@@ -68,7 +74,8 @@ def main(argv=None):
     result = run_benchmark(
         cfg, batch=args.batch, steps=args.steps, warmup=args.warmup,
         amp=args.amp, device=args.device, baseline=args.baseline,
-        frames=args.frames, size=args.size, threads=args.threads)
+        frames=args.frames, size=args.size, threads=args.threads,
+        compile_backend=args.compile)
     print(format_benchmark(result))
     if args.json:
         os.makedirs(osp.dirname(osp.abspath(args.json)), exist_ok=True)

@@ -12,11 +12,13 @@ from .checkpoint_loading import (TRUST_ENV, patch_checkpoint_loader,
                                  safe_torch_load)
 from .head_loss_dtype import patch_head_loss_dtype
 from .mmaction_imports import patch_mmaction_imports
+from .optim_param_groups import patch_optim_param_groups
 from .strict_loading import CheckpointMismatchError, patch_strict_loading
 
 __all__ = [
     'apply_all', 'CheckpointMismatchError', 'patch_checkpoint_loader',
-    'patch_head_loss_dtype', 'patch_mmaction_imports', 'patch_strict_loading',
+    'patch_head_loss_dtype', 'patch_mmaction_imports',
+    'patch_optim_param_groups', 'patch_strict_loading',
     'safe_torch_load', 'TRUST_ENV'
 ]
 
@@ -25,6 +27,7 @@ def apply_all() -> None:
     patch_mmaction_imports()
     patch_checkpoint_loader()
     patch_strict_loading()
+    patch_optim_param_groups()
     with warnings.catch_warnings():
         # mmcv-lite has no compiled ops; mmcv warns about deformable
         # attention, which nothing here uses.

@@ -19,6 +19,7 @@ tensors already look normalised, and the data path is measured on its own.
 """
 import copy
 import ctypes
+import functools
 import gc
 import inspect
 import math
@@ -412,16 +413,27 @@ def _timed(fn: Callable[[], object], steps: int, warmup: int,
 def measure_recognizer(name: str, model_cfg: dict, cfg: Config,
                        shape: InputShape, batch: int, steps: int,
                        warmup: int, amp: str, device: torch.device,
-                       scope: str = 'mmaction', flops: bool = True) -> dict:
+                       scope: str = 'mmaction', flops: bool = True,
+                       compile_backend: Optional[str] = None) -> dict:
     """Training step and inference figures of one recognizer.
 
-    Returns a dict of ``name``, ``backbone``, parameter counts and
-    ``train_*`` / ``infer_*`` figures (see :func:`run_benchmark`); on a CUDA
-    out-of-memory, ``error='out of memory'`` instead of the figures.
-    ``flops=False`` skips the two counted (untimed) calls.
+    Returns a dict of ``name``, ``backbone``, ``compile`` (the backend or
+    ``None``), parameter counts and ``train_*`` / ``infer_*`` figures (see
+    :func:`run_benchmark`); on a CUDA out-of-memory, ``error='out of
+    memory'`` instead of the figures. ``flops=False`` skips the two counted
+    (untimed) calls.
+
+    ``compile_backend`` wraps the whole training step (forward, backward,
+    optimizer step: what mmengine's ``compile`` option compiles as the
+    Runner's ``train_step``) and the inference call in ``torch.compile``;
+    compilation happens in the warmup steps, which must then be >= 1. FLOPs
+    are counted on the uncompiled functions (same arithmetic).
     """
     num_classes = int(model_cfg['cls_head']['num_classes'])
-    result = dict(name=name, backbone=model_cfg['backbone']['type'])
+    result = dict(name=name, backbone=model_cfg['backbone']['type'],
+                  compile=compile_backend)
+    compiled = (functools.partial(torch.compile, backend=compile_backend)
+                if compile_backend else (lambda fn: fn))
     scaler = torch.amp.GradScaler(device.type, enabled=amp == 'fp16')
     memory = PeakMemory(device)
     model = optimizer = inputs = samples = None
@@ -443,7 +455,7 @@ def measure_recognizer(name: str, model_cfg: dict, cfg: Config,
                 scaler.step(optimizer)
                 scaler.update()
 
-            train_s = _timed(train_step, steps, warmup, device)
+            train_s = _timed(compiled(train_step), steps, warmup, device)
         train_flops = count_flops(train_step) if flops else 0
 
         model.eval()
@@ -452,7 +464,7 @@ def measure_recognizer(name: str, model_cfg: dict, cfg: Config,
             with torch.inference_mode(), _autocast(device, amp):
                 model(inputs, samples, mode='predict')
 
-        infer_s = _timed(infer, steps, warmup, device)
+        infer_s = _timed(compiled(infer), steps, warmup, device)
         infer_flops = 0
         if flops:
             with _no_trainable(model):
@@ -514,7 +526,8 @@ def run_benchmark(cfg: Config,
                   baseline: bool = False,
                   frames: Optional[int] = None,
                   size: Optional[int] = None,
-                  threads: Optional[int] = None) -> dict:
+                  threads: Optional[int] = None,
+                  compile_backend: Optional[str] = None) -> dict:
     """Benchmark ``cfg``'s recognizer (and the stock one with ``baseline``).
 
     Returns a JSON-ready dict: the setting (``config``, ``device``,
@@ -523,7 +536,10 @@ def run_benchmark(cfg: Config,
     :func:`measure_recognizer`), and with ``baseline`` also ``baseline``
     and ``ratio`` (ours / stock: ``train_speedup``, ``infer_speedup``,
     ``train_peak_mem_fraction``; ``None`` where stock failed).
-    ``threads`` sets ``torch.set_num_threads`` (CPU).
+    ``threads`` sets ``torch.set_num_threads`` (CPU). ``compile_backend``
+    (e.g. ``'inductor'``) compiles our model's training step and inference
+    (:func:`measure_recognizer`); the stock baseline stays eager, as
+    mmaction2 runs it, and each entry's ``compile`` says which ran how.
 
     Before anything is measured, the model runs one untimed training step
     and one inference: the process's one-off costs (kernel selection, thread
@@ -534,6 +550,9 @@ def run_benchmark(cfg: Config,
                             ('warmup', warmup, 0)):
         if not isinstance(value, int) or value < low:
             raise ValueError(f'--{key} {value!r}: must be an integer >= {low}')
+    if compile_backend and warmup < 1:
+        raise ValueError('--compile needs --warmup >= 1: the first call '
+                         'compiles and must not be timed')
     if amp not in AMP_DTYPES:
         raise ValueError(f'--amp {amp!r}; valid: {sorted(AMP_DTYPES)}')
     dev = resolve_device(device)
@@ -544,7 +563,7 @@ def run_benchmark(cfg: Config,
         torch.set_num_threads(threads)
     try:
         return _run_benchmark(cfg, batch, steps, warmup, amp, dev, baseline,
-                              frames, size)
+                              frames, size, compile_backend)
     finally:
         # A library call must not leave the process on another thread count.
         torch.set_num_threads(previous_threads)
@@ -552,7 +571,8 @@ def run_benchmark(cfg: Config,
 
 def _run_benchmark(cfg: Config, batch: int, steps: int, warmup: int,
                    amp: str, dev: torch.device, baseline: bool,
-                   frames: Optional[int], size: Optional[int]) -> dict:
+                   frames: Optional[int], size: Optional[int],
+                   compile_backend: Optional[str]) -> dict:
     shape = config_input_shape(cfg, frames, size)
     model_cfg = benchmark_model_cfg(cfg, shape)
     scope = cfg.get('default_scope', 'mmaction')
@@ -573,7 +593,8 @@ def _run_benchmark(cfg: Config, batch: int, steps: int, warmup: int,
     args = (cfg, shape, batch, steps, warmup, amp, dev, scope)
     measure_recognizer('process warmup', model_cfg, cfg, shape, batch, 1, 1,
                        amp, dev, scope, flops=False)
-    result['model'] = measure_recognizer('model', model_cfg, *args)
+    result['model'] = measure_recognizer('model', model_cfg, *args,
+                                         compile_backend=compile_backend)
     if baseline:
         stock = measure_recognizer('stock', stock_model_cfg(model_cfg),
                                    *args)
@@ -618,7 +639,8 @@ def format_benchmark(result: dict) -> str:
     lines = [
         f'config: {result["config"]}',
         f'device: {result["device"]} ({result["device_name"]}), torch '
-        f'{result["torch"]}, amp {result["amp"]}, batch {result["batch"]}, '
+        f'{result["torch"]}, amp {result["amp"]}, compile '
+        f'{ours.get("compile") or "off"}, batch {result["batch"]}, '
         f'{result["steps"]} timed steps after {result["warmup"]} warmup',
         'input clip (C x T x H x W): ' +
         'x'.join(str(v) for v in result['input_shape']) +

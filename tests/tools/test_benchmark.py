@@ -170,3 +170,21 @@ def test_bf16_autocast_runs_through_mmaction2_head_loss():
                            threads=1)
     assert result['amp'] == 'bf16'
     _check_figures(result['model'])
+
+
+def test_compile_option_compiles_our_model_only(capsys):
+    # The eager backend goes through dynamo's tracing (where mmengine's
+    # ConfigDict param groups failed, stack fix 9) without a C++ toolchain.
+    out = load_tool('benchmark').main(
+        [DEMO_CONFIG, *FAST, '--compile', 'eager', '--baseline',
+         '--cfg-options', *TINY])
+    assert out['model']['compile'] == 'eager'
+    assert out['baseline']['compile'] is None
+    _check_figures(out['model'])
+    assert 'compile eager' in capsys.readouterr().out
+
+
+def test_compile_needs_warmup():
+    with pytest.raises(ValueError, match='--compile needs --warmup >= 1'):
+        run_benchmark(load_config(DEMO_CONFIG), warmup=0,
+                      compile_backend='eager')

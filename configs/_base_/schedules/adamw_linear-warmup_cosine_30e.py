@@ -1,7 +1,7 @@
 # AdamW alternative (VideoMAE fine-tuning style): lr 1e-3 x batch / 256,
 # weight decay 0.05 except norms and biases, 5 warmup epochs, cosine to 1e-6.
-# paramwise_cfg also keeps frozen parameters out of the optimizer; it is not
-# compatible with mmengine's compile=True (stack.md #4).
+# paramwise_cfg also keeps frozen parameters out of the optimizer; it works
+# with compile=True (README, stack fix 9).
 base_batch_size = 256
 max_epochs = 30
 warmup_epochs = 5

@@ -2,8 +2,8 @@
 # decay 0, lr = 0.1 x batch / 256 at the reference batch of 1024, linear warmup
 # per iteration for 10 epochs, then cosine to 0 at epoch 90, no grad clipping.
 # With --auto-scale-lr the lr follows the real total batch.
-# No paramwise_cfg on purpose: it breaks mmengine's compile=True (stack.md #4);
-# frozen parameters get no gradient, so SGD with weight decay 0 never moves them.
+# No paramwise_cfg: with weight decay 0 there is nothing to exempt, and frozen
+# parameters get no gradient, so SGD never moves them.
 base_batch_size = 1024
 max_epochs = 90
 warmup_epochs = 10
