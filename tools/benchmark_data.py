@@ -2,14 +2,19 @@
 
     python tools/benchmark_data.py CONFIG [--split train] [--num-workers 0]
         [--samples N] [--data-root DIR] [--target-rate 400]
+        [--baseline [--baseline-data-root DIR]]
         [--json out.json] [--cfg-options k=v ...]
 
 Builds ``{split}_dataloader.dataset`` from the config (its pipeline: decord
-decoding, sampling, crops, FormatShape) and reads ``--samples`` clips, in
+decoding, sampling, crops, FormatShape) and reads ``--samples`` items, in
 this process (``--num-workers 0``) or through a torch DataLoader with that
-many workers. Prints clips/s overall and per worker, and how many workers
-(one CPU core each) keep up with ``--target-rate`` clips/s of training.
-See docs/benchmarks.md.
+many workers. Prints clips/s overall and per worker (a repeated-augmentation
+item counts as its K clips), and how many workers (one CPU core each) keep
+up with ``--target-rate`` clips/s of training. ``--baseline`` measures
+mmaction2's stock pipeline for the same dataset too (no repeated
+augmentation, stock decord loading), on ``--baseline-data-root`` if given
+(e.g. the originals of a dataset re-encoded by ``tools/prepare_videos.py``),
+and prints the per-worker speedup. See docs/benchmarks.md.
 """
 import argparse
 import json
@@ -21,7 +26,7 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 import adaptformer_mm  # noqa: E402,F401  (stack fixes + registrations)
 from adaptformer_mm.apis import load_config  # noqa: E402
-from adaptformer_mm.utils.benchmark import (  # noqa: E402
+from adaptformer_mm.utils.data_benchmark import (  # noqa: E402
     format_data_benchmark, run_data_benchmark)
 from mmengine.config import DictAction  # noqa: E402
 
@@ -41,6 +46,11 @@ def parse_args(argv=None):
     parser.add_argument('--target-rate', type=float, default=400.0,
                         help='training clips/s to feed (default 400, the '
                         'AdaptFormer target of docs/benchmarks.md)')
+    parser.add_argument('--baseline', action='store_true',
+                        help='also measure mmaction2\'s stock pipeline')
+    parser.add_argument('--baseline-data-root',
+                        help='data_root of the stock pipeline (default: '
+                        'that of this pipeline)')
     parser.add_argument('--json', help='write the figures to this file')
     parser.add_argument(
         '--cfg-options', nargs='+', action=DictAction,
@@ -57,7 +67,8 @@ def main(argv=None):
     result = run_data_benchmark(
         cfg, split=args.split, num_workers=args.num_workers,
         samples=args.samples, data_root=args.data_root,
-        target_rate=args.target_rate)
+        target_rate=args.target_rate, baseline=args.baseline,
+        baseline_data_root=args.baseline_data_root)
     print(format_data_benchmark(result))
     if args.json:
         os.makedirs(osp.dirname(osp.abspath(args.json)), exist_ok=True)

@@ -1,17 +1,13 @@
-"""Throughput of a config's video recognizer and of its data pipeline.
+"""Throughput of a config's video recognizer (``tools/benchmark.py``).
 
-The logic of ``tools/benchmark.py`` and ``tools/benchmark_data.py`` (the tools
-only parse arguments and print):
-
-* :func:`run_benchmark`: one training step (forward, backward, optimizer step
-  on the trainable parameters only) and one inference forward of the config's
-  ``Recognizer3D`` on random clips of the config's shape: clips/s, peak
-  memory, FLOPs counted by ``torch.utils.flop_counter.FlopCounterMode`` and
-  the TFLOP/s that gives. Optionally the same for mmaction2's stock
-  ``VisionTransformer`` of the same size (eager attention, every parameter
-  trains: the only way mmaction2 trains it) for a ratio.
-* :func:`run_data_benchmark`: decoded-and-augmented clips/s of the config's
-  training pipeline, per CPU worker, and the workers a GPU needs at a rate.
+:func:`run_benchmark`: one training step (forward, backward, optimizer step
+on the trainable parameters only) and one inference forward of the config's
+``Recognizer3D`` on random clips of the config's shape: clips/s, peak
+memory, FLOPs counted by ``torch.utils.flop_counter.FlopCounterMode`` and the
+TFLOP/s that gives. Optionally the same for mmaction2's stock
+``VisionTransformer`` of the same size (eager attention, every parameter
+trains: the only way mmaction2 trains it) for a ratio. The data path has its
+own module, :mod:`adaptformer_mm.utils.data_benchmark`.
 
 Inputs go straight into ``model(inputs, data_samples, mode=...)``: the data
 preprocessor (uint8 -> normalised float) is skipped, as random normal
@@ -22,7 +18,6 @@ import ctypes
 import functools
 import gc
 import inspect
-import math
 import os
 import platform
 import threading
@@ -670,114 +665,3 @@ def format_benchmark(result: dict) -> str:
             row[0] = ours['error']
         lines.append(f'{label:<18}' + ''.join(f'{c:>{width}}' for c in row))
     return '\n'.join(lines)
-
-
-# ---------------------------------------------------------------- data
-def _decoder_threads(pipeline: Sequence[dict]) -> Optional[int]:
-    for step in pipeline:
-        if str(step.get('type', '')).split('.')[-1] == 'DecordInit':
-            return int(step.get('num_threads', 1))
-    return None
-
-
-def run_data_benchmark(cfg: Config,
-                       split: str = 'train',
-                       num_workers: int = 0,
-                       samples: int = 64,
-                       data_root: Optional[str] = None,
-                       target_rate: float = 400.0,
-                       warmup: Optional[int] = None) -> dict:
-    """Clips/s of ``{split}_dataloader.dataset`` with its pipeline.
-
-    ``num_workers=0`` reads in this process; more workers go through a torch
-    ``DataLoader`` (batch 1, ``pseudo_collate`` as mmengine's loaders). The
-    first ``warmup`` clips (default: one per worker, which pay for starting
-    the worker and opening the decoder) are not timed. Indices wrap around a
-    dataset smaller than ``warmup + samples``.
-
-    Returns ``clips_per_s`` overall, ``clips_per_s_per_worker`` and
-    ``workers_needed`` for ``target_rate`` clips/s (per-worker rates add up
-    only while there are free cores: ``cpu_count`` says how many there are).
-    """
-    from mmengine.dataset import pseudo_collate
-    from mmengine.registry import DATASETS, init_default_scope
-    from torch.utils.data import DataLoader
-
-    key = f'{split}_dataloader'
-    if not cfg.get(key) or 'dataset' not in cfg[key]:
-        valid = [k[:-len('_dataloader')] for k in cfg
-                 if k.endswith('_dataloader') and cfg[k]]
-        raise KeyError(f'{cfg.filename} has no `{key}.dataset` (--split '
-                       f'{split!r}); splits with a dataset: {valid}')
-    if num_workers < 0 or samples < 1:
-        raise ValueError(f'--num-workers {num_workers} must be >= 0 and '
-                         f'--samples {samples} >= 1')
-    if target_rate <= 0:
-        raise ValueError(f'--target-rate {target_rate} must be positive')
-    dataset_cfg = copy.deepcopy(cfg[key]['dataset'])
-    if data_root is not None:
-        dataset_cfg['data_root'] = data_root
-    pipeline = dataset_cfg.get('pipeline') or []
-    init_default_scope(cfg.get('default_scope', 'mmaction'))
-    dataset = DATASETS.build(dataset_cfg)
-    if len(dataset) == 0:
-        raise ValueError(f'{key}.dataset ({dataset_cfg.get("type")}) is '
-                         'empty: check its ann_file / data_root')
-    warmup = max(num_workers, 1) if warmup is None else warmup
-    indices = [i % len(dataset) for i in range(warmup + samples)]
-
-    if num_workers == 0:
-        for i in indices[:warmup]:
-            dataset[i]
-        start = time.perf_counter()
-        for i in indices[warmup:]:
-            dataset[i]
-        elapsed = time.perf_counter() - start
-    else:
-        loader = DataLoader(dataset, batch_size=1, sampler=indices,
-                            num_workers=num_workers,
-                            collate_fn=pseudo_collate)
-        start = time.perf_counter()
-        for n, _ in enumerate(loader, 1):
-            if n == warmup:
-                start = time.perf_counter()
-        elapsed = time.perf_counter() - start
-    rate = samples / elapsed
-    per_worker = rate / max(num_workers, 1)
-    return dict(
-        config=cfg.filename,
-        split=split,
-        dataset=str(dataset_cfg.get('type')),
-        dataset_size=len(dataset),
-        num_workers=num_workers,
-        samples=samples,
-        warmup=warmup,
-        decoder_threads=_decoder_threads(pipeline),
-        cpu_count=os.cpu_count(),
-        seconds=elapsed,
-        clips_per_s=rate,
-        clips_per_s_per_worker=per_worker,
-        target_rate=target_rate,
-        workers_needed=math.ceil(target_rate / per_worker),
-    )
-
-
-def format_data_benchmark(result: dict) -> str:
-    """The report ``tools/benchmark_data.py`` prints."""
-    workers = result['num_workers']
-    where = ('in the main process' if workers == 0 else
-             f'with {workers} DataLoader workers')
-    threads = result['decoder_threads']
-    return '\n'.join([
-        f'config: {result["config"]} ({result["split"]} split, '
-        f'{result["dataset"]}, {result["dataset_size"]} clips)',
-        f'{result["samples"]} clips {where} after {result["warmup"]} '
-        f'untimed: {result["seconds"]:.2f} s',
-        f'decoded-and-augmented clips/s: {result["clips_per_s"]:.2f} '
-        f'overall, {result["clips_per_s_per_worker"]:.2f} per worker '
-        f'(decoder threads: {"n/a" if threads is None else threads}; '
-        f'{result["cpu_count"]} CPU cores visible)',
-        f'workers needed for {result["target_rate"]:g} clips/s: '
-        f'{result["workers_needed"]} (one core each, at this per-worker '
-        'rate)',
-    ])

@@ -14,8 +14,9 @@ from adaptformer_mm.utils.benchmark import (benchmark_model_cfg,
                                             format_benchmark,
                                             pipeline_clip_shape,
                                             run_benchmark,
-                                            run_data_benchmark,
                                             vit_forward_flops)
+from adaptformer_mm.utils.data_benchmark import (run_data_benchmark,
+                                                 stock_pipeline)
 from mmaction.models.backbones.vit_mae import VisionTransformer
 from ..apis.tiny_tasks import load_tool
 from ..conftest import DEMO_CONFIG, REPO
@@ -24,6 +25,9 @@ from ..conftest import DEMO_CONFIG, REPO
 TINY = ['model.backbone.depth=2', 'model.backbone.embed_dims=32',
         'model.backbone.num_heads=2', 'model.cls_head.in_channels=32']
 FAST = ['--batch', '2', '--steps', '2', '--warmup', '1', '--threads', '1']
+# The synthetic demo data at the size the other tests share (written once).
+SYNTH_SMALL = {'train_dataloader.dataset.num_train': 16,
+               'train_dataloader.dataset.num_val': 8}
 FIGURES = ('train_clips_per_s', 'train_step_ms', 'train_peak_mem_mib',
            'train_gflop_per_clip', 'train_tflops_per_s', 'infer_clips_per_s',
            'infer_gflop_per_clip', 'infer_tflops_per_s')
@@ -147,8 +151,7 @@ def test_data_benchmark_reads_the_synthetic_demo(tmp_path, synthetic_root):
     load_tool('benchmark_data').main([
         DEMO_CONFIG, '--samples', '4', '--data-root', synthetic_root,
         '--target-rate', '100', '--json', str(out), '--cfg-options',
-        'train_dataloader.dataset.num_train=16',
-        'train_dataloader.dataset.num_val=8'])
+        *(f'{k}={v}' for k, v in SYNTH_SMALL.items())])
     result = json.loads(out.read_text())
     assert result['dataset'] == 'SyntheticVideoDataset'
     assert (result['samples'], result['num_workers']) == (4, 0)
@@ -156,6 +159,48 @@ def test_data_benchmark_reads_the_synthetic_demo(tmp_path, synthetic_root):
     assert result['clips_per_s_per_worker'] == result['clips_per_s']
     assert result['workers_needed'] >= 1
     assert result['decoder_threads'] == 1
+    assert result['clips'] == 4
+
+
+def test_repeated_aug_items_count_as_k_clips_and_baseline_is_stock(
+        synthetic_root, capsys):
+    cfg = load_config(DEMO_CONFIG)
+    cfg.merge_from_dict(SYNTH_SMALL)
+    cfg.train_dataloader.dataset = dict(
+        type='RepeatedAugDataset', num_repeats=3,
+        dataset=cfg.train_dataloader.dataset)
+    result = run_data_benchmark(cfg, samples=2, data_root=synthetic_root,
+                                baseline=True)
+    assert result['dataset'] == 'RepeatedAugDataset'
+    assert result['clips'] == 6  # 2 items x K=3
+    stock = result['baseline']
+    assert stock['dataset'] == 'SyntheticVideoDataset'
+    assert stock['clips'] == 2
+    assert stock['data_root'] == result['data_root'] == synthetic_root
+    assert result['speedup_per_worker'] == pytest.approx(
+        result['clips_per_s_per_worker'] / stock['clips_per_s_per_worker'])
+    text = load_tool('benchmark_data').format_data_benchmark(result)
+    assert 'stock mmaction2: 2 clips' in text
+    assert 'this pipeline: 6 clips' in text
+    assert 'per-worker speedup over stock' in text
+
+
+def test_stock_pipeline_replaces_only_our_loading_steps():
+    ours = [dict(type='ScaledDecordInit', short_side=240, num_threads=2),
+            dict(type='SampleFrames', clip_len=8),
+            dict(type='ScaledDecordDecode'),
+            dict(type='CenterCrop', crop_size=224)]
+    assert stock_pipeline(ours) == [
+        dict(type='DecordInit', num_threads=2),
+        dict(type='SampleFrames', clip_len=8),
+        dict(type='DecordDecode'),
+        dict(type='Resize', scale=(-1, 240)),
+        dict(type='CenterCrop', crop_size=224)]
+    gpu = [dict(type='GPUDecodeInit'), dict(type='GPUDecode')]
+    assert stock_pipeline(gpu) == [dict(type='DecordInit', num_threads=1),
+                                   dict(type='DecordDecode')]
+    stock = [dict(type='DecordInit'), dict(type='DecordDecode')]
+    assert stock_pipeline(stock) == stock
 
 
 def test_bf16_autocast_runs_through_mmaction2_head_loss():
