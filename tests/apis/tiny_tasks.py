@@ -25,11 +25,13 @@ TEST_PIPELINE = [
 
 
 def load_tool(name):
-    """``tools/NAME.py`` as a module, to call its ``main(argv)`` in-process
-    (a fresh interpreter costs seconds of imports per call)."""
+    """``tools/NAME.py`` (NAME may be ``misc/x``) as a module, to call its
+    ``main(argv)`` in-process (a fresh interpreter costs seconds of imports
+    per call)."""
     import importlib.util
     path = osp.join(REPO, 'tools', f'{name}.py')
-    spec = importlib.util.spec_from_file_location(f'tools_{name}', path)
+    spec = importlib.util.spec_from_file_location(
+        'tools_' + name.replace('/', '_'), path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module

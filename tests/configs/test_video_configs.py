@@ -90,6 +90,16 @@ def sample_frames(pipeline):
     return [s for s in pipeline if s['type'] == 'SampleFrames']
 
 
+def video_dataset(dataset):
+    """(innermost dataset config, clips per decoded video K): the fast data
+    path wraps the video dataset in RepeatedAugDataset."""
+    repeats = 1
+    while dataset.get('type') == 'RepeatedAugDataset':
+        repeats *= dataset.get('num_repeats', 2)
+        dataset = dataset.dataset
+    return dataset, repeats
+
+
 # ------------------------------------------------------ load and build all
 @pytest.mark.parametrize('rel', CONFIGS, ids=CONFIGS)
 def test_config_loads_and_its_model_builds(rel):
@@ -131,27 +141,33 @@ def test_recipe_configs_follow_the_paper(rel):
         (768, 12, 16)
     assert head.type == 'BNLinearHead' and head.average_clips == 'score'
     # SGD, lr 0.1 x 1024 / 256, momentum 0.9, no decay, bf16 autocast,
-    # 90 epochs with 10 of per-iteration warmup.
+    # 90 epochs with 10 of per-iteration warmup; with K clips per decoded
+    # video (the fast data path) an epoch has K times the iterations.
     optim = cfg.optim_wrapper
     assert optim.type == 'AmpOptimWrapper' and optim.dtype == 'bfloat16'
     assert optim.optimizer == dict(type='SGD', lr=0.4, momentum=0.9,
                                    weight_decay=0.0)
-    assert cfg.train_cfg.max_epochs == 90
+    train_set, k = video_dataset(cfg.train_dataloader.dataset)
+    assert cfg.train_cfg.max_epochs * k == 90
     warmup, cosine = cfg.param_scheduler
-    assert warmup.end == 10 and warmup.convert_to_iter_based
-    assert (cosine.begin, cosine.end, cosine.eta_min) == (10, 90, 0.0)
-    # 8 GPUs x batch = the base batch that --auto-scale-lr scales from.
+    assert warmup.end * k == 10 and warmup.convert_to_iter_based
+    assert (cosine.begin * k, cosine.end * k, cosine.eta_min) == \
+        (10, 90, 0.0)
+    # 8 GPUs x batch x K = 1024 clips; the base batch that --auto-scale-lr
+    # scales from counts the loader's batch (videos).
+    assert 8 * cfg.train_dataloader.batch_size * k == 1024
     assert 8 * cfg.train_dataloader.batch_size == \
-        cfg.auto_scale_lr.base_batch_size == 1024
+        cfg.auto_scale_lr.base_batch_size
     # Frames at stride 4, as many as the backbone is built for.
     for loader in ('train', 'val', 'test'):
-        steps = sample_frames(cfg[f'{loader}_dataloader'].dataset.pipeline)
+        dataset, _ = video_dataset(cfg[f'{loader}_dataloader'].dataset)
+        steps = sample_frames(dataset.pipeline)
         assert [(s.clip_len, s.frame_interval) for s in steps] == \
             [(frames, 4)]
     test = cfg.test_dataloader.dataset.pipeline
     assert sample_frames(test)[0].num_clips == 4
     assert any(s['type'] == 'ThreeCrop' and s.crop_size == 224 for s in test)
-    train = cfg.train_dataloader.dataset.pipeline
+    train = train_set.pipeline
     crop = [s for s in train if s['type'] == 'MultiScaleCrop']
     assert crop and crop[0].scales == (1, 0.875, 0.75, 0.66)
     flips = any(s['type'] == 'Flip' for s in train)
@@ -245,6 +261,8 @@ def _distinct_video_pipelines():
         for loader in ('train_dataloader', 'val_dataloader',
                        'test_dataloader'):
             dataset = cfg.get(loader, {}).get('dataset')
+            if dataset:
+                dataset, _ = video_dataset(dataset)
             if not dataset or 'pipeline' not in dataset:
                 continue
             steps = [s['type'] for s in dataset.pipeline]
@@ -287,6 +305,33 @@ def test_video_pipeline_runs_on_a_generated_clip(dataset, media):
         size = step.get('crop_size') or step.get('input_size')
         if step['type'] in ('CenterCrop', 'ThreeCrop', 'MultiScaleCrop'):
             assert inputs.shape[-2:] == (size, size)
+
+
+FAST = [c for c in CONFIGS if c.endswith('-fast.py')]
+
+
+@pytest.mark.parametrize('rel', FAST, ids=FAST)
+def test_fast_data_path_loader_gives_k_clips_per_video(rel, media):
+    cfg = load(rel)
+    loader = cfg.train_dataloader
+    inner, k = video_dataset(loader.dataset)
+    assert k == 2 and loader.persistent_workers and loader.num_workers == 8
+    # The paper recipe's pipeline, only wrapped.
+    paper = rel.replace('_8xb64x2-8x4x1-45e_', '_8xb128-8x4x1-90e_')
+    assert inner.pipeline == load(paper.replace('-fast.py', '.py')
+                                  ).train_dataloader.dataset.pipeline
+    ann_file = media / 'two_videos.txt'
+    ann_file.write_text('clip.mp4 0\nclip.mp4 1\n')
+    inner.update(ann_file=str(ann_file), data_prefix=dict(video=str(media)))
+    loader.update(batch_size=2, num_workers=0, persistent_workers=False)
+    loader.pop('prefetch_factor')
+    batch = next(iter(Runner.build_dataloader(loader)))
+    # 2 videos (shuffled) x K=2 clips, video-major, each clip with its
+    # video's label.
+    assert len(batch['inputs']) == 4
+    labels = [s.gt_label.item() for s in batch['data_samples']]
+    assert labels in ([0, 0, 1, 1], [1, 1, 0, 0])
+    assert batch['inputs'][0].shape == (1, 3, 8, 224, 224)
 
 
 # ------------------------------------------------- new dataset: one iteration
