@@ -10,7 +10,8 @@ from ..apis.tiny_tasks import load_tool
 tool = load_tool('misc/make_benchmark_videos')
 
 
-@pytest.mark.parametrize('codec,ext', [('h264', 'mp4'), ('vp9', 'webm')])
+@pytest.mark.parametrize('codec,ext', [('h264', 'mp4'), ('vp9', 'webm'),
+                                       ('mpeg4', 'avi')])
 def test_videos_decode_with_the_asked_shape(tmp_path, codec, ext):
     out = tmp_path / codec
     names = tool.main([str(out), '--num', '2', '--size', '96x64',

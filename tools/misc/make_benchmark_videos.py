@@ -1,19 +1,19 @@
 """Write camera-like test videos encoded as real datasets are, for benchmarks.
 
     python tools/misc/make_benchmark_videos.py OUT_DIR [--num 16]
-        [--size 640x272] [--frames 300] [--fps 30] [--codec h264|vp9]
+        [--size 640x272] [--frames 300] [--fps 30] [--codec h264|vp9|mpeg4]
         [--seed 0] [--ffmpeg PATH]
 
 The data benchmarks (``tools/benchmark_data.py``, ``tools/prepare_videos.py``)
 need videos whose decoding costs what real datasets cost, on machines that
 have no dataset: H.264 with x264's defaults (keyframe every 250 frames,
-B-frames, CRF 23; what web video such as Kinetics uses) or VP9 (SSv2's
-webm). Each video is a smooth random texture panning under a moving disc
+B-frames, CRF 23; what web video such as Kinetics uses), VP9 (SSv2's
+webm) or MPEG-4 part 2 in AVI (HMDB51's DivX/Xvid files). Each video is a smooth random texture panning under a moving disc
 plus a little sensor noise: it compresses and decodes like footage, unlike
 per-pixel noise (too expensive) or flat colour (too cheap). Synthetic, so
 absolute rates are indicative only; compare pipelines on the same files.
 
-Writes ``OUT_DIR/NNNNN.<mp4|webm>`` and ``OUT_DIR/videos.txt``
+Writes ``OUT_DIR/NNNNN.<mp4|webm|avi>`` and ``OUT_DIR/videos.txt``
 (``NNNNN.mp4 0`` per line, an mmaction2 video list). Refuses a non-empty
 OUT_DIR.
 """
@@ -35,6 +35,7 @@ CODECS = {
     # realtime/cpu-used 8: the encoder's speed only, not the decode cost.
     'vp9': ('webm', ['-c:v', 'libvpx-vp9', '-b:v', '0', '-crf', '33',
                      '-deadline', 'realtime', '-cpu-used', '8']),
+    'mpeg4': ('avi', ['-c:v', 'mpeg4', '-q:v', '5']),
 }
 
 
