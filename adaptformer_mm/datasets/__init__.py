@@ -1,3 +1,4 @@
+from .gpu_decode import GPUDecode, GPUDecodeInit
 from .repeated_aug import RepeatedAugDataset, repeated_aug_collate
 from .robust import (AnnotationError, BadSampleError, BadSampleMixin,
                      BadSampleReportHook, CheckedVideoDataset)
@@ -8,7 +9,8 @@ from .transforms import ScaledDecordDecode, ScaledDecordInit, short_side_size
 
 __all__ = [
     'AnnotationError', 'BadSampleError', 'BadSampleMixin',
-    'BadSampleReportHook', 'CheckedVideoDataset', 'RepeatedAugDataset',
+    'BadSampleReportHook', 'CheckedVideoDataset', 'GPUDecode',
+    'GPUDecodeInit', 'RepeatedAugDataset',
     'ScaledDecordDecode', 'ScaledDecordInit', 'SVHN', 'SYNTHETIC_TASKS',
     'SyntheticVideoDataset', 'generate_synthetic_dataset',
     'repeated_aug_collate', 'short_side_size'

@@ -84,10 +84,12 @@ def _first(batch):
     return batch[0]
 
 
-def time_dataset(dataset, num_workers: int, samples: int,
-                 warmup: int) -> Tuple[float, int]:
+def time_dataset(dataset, num_workers: int, samples: int, warmup: int,
+                 multiprocessing_context: Optional[str] = None
+                 ) -> Tuple[float, int]:
     """Seconds and clips for reading ``samples`` items of ``dataset`` after
-    ``warmup`` untimed ones (indices wrap around a small dataset)."""
+    ``warmup`` untimed ones (indices wrap around a small dataset), with the
+    loader's worker start method (GPU decoding needs ``'spawn'``)."""
     from torch.utils.data import DataLoader
 
     indices = [i % len(dataset) for i in range(warmup + samples)]
@@ -99,7 +101,8 @@ def time_dataset(dataset, num_workers: int, samples: int,
         items = (dataset[i] for i in indices)
     else:
         items = DataLoader(dataset, batch_size=1, sampler=indices,
-                           num_workers=num_workers, collate_fn=_first)
+                           num_workers=num_workers, collate_fn=_first,
+                           multiprocessing_context=multiprocessing_context)
     count, start = 0, time.perf_counter()
     for n, item in enumerate(items, 1):
         if n <= warmup:
@@ -110,14 +113,15 @@ def time_dataset(dataset, num_workers: int, samples: int,
 
 
 def _measure(dataset_cfg: dict, num_workers: int, samples: int,
-             warmup: int) -> dict:
+             warmup: int, context: Optional[str] = None) -> dict:
     from mmengine.registry import DATASETS
 
     dataset = DATASETS.build(dataset_cfg)
     if len(dataset) == 0:
         raise ValueError(f'dataset ({dataset_cfg.get("type")}) is empty: '
                          'check its ann_file / data_root')
-    seconds, clips = time_dataset(dataset, num_workers, samples, warmup)
+    seconds, clips = time_dataset(dataset, num_workers, samples, warmup,
+                                  context)
     rate = clips / seconds
     video = _video_dataset_cfg(dataset_cfg)
     return dict(
@@ -144,7 +148,8 @@ def run_data_benchmark(cfg: Config,
     """Clips/s of ``{split}_dataloader.dataset`` with its pipeline.
 
     ``num_workers=0`` reads in this process; more workers go through a torch
-    ``DataLoader`` (batch 1). The first ``warmup`` items (default: one per
+    ``DataLoader`` (batch 1, the config loader's
+    ``multiprocessing_context``). The first ``warmup`` items (default: one per
     worker, which pay for starting the worker and opening the decoder) are
     not timed; then ``samples`` items are (a repeated-augmentation item
     counts as its K clips). ``data_root`` overrides the video dataset's
@@ -177,7 +182,8 @@ def run_data_benchmark(cfg: Config,
     stock_cfg = stock_dataset_cfg(dataset_cfg) if baseline else None
     if data_root is not None:
         _video_dataset_cfg(dataset_cfg)['data_root'] = data_root
-    ours = _measure(dataset_cfg, num_workers, samples, warmup)
+    context = cfg[key].get('multiprocessing_context') if num_workers else None
+    ours = _measure(dataset_cfg, num_workers, samples, warmup, context)
     result = dict(config=cfg.filename, split=split, num_workers=num_workers,
                   samples=samples, warmup=warmup, cpu_count=os.cpu_count(),
                   target_rate=target_rate, **ours,

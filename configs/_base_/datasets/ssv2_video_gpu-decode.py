@@ -51,7 +51,11 @@ test_pipeline = [
 ]
 
 # CUDA cannot be used in workers forked from the (CUDA-using) main process:
-# spawn them. Each worker opens a CUDA context on the rank's GPU.
+# spawn them. Each worker opens a CUDA context on the rank's GPU; the worker
+# count is the base's (sized for CPU decoding), not measured for this path.
+# Decoding in the main process instead: num_workers=0 with
+# multiprocessing_context=None and persistent_workers=False (torch refuses
+# both keys without workers).
 train_dataloader = dict(
     multiprocessing_context='spawn', dataset=dict(pipeline=train_pipeline))
 val_dataloader = dict(
