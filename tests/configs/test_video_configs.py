@@ -315,7 +315,7 @@ def test_fast_data_path_loader_gives_k_clips_per_video(rel, media):
     cfg = load(rel)
     loader = cfg.train_dataloader
     inner, k = video_dataset(loader.dataset)
-    assert k == 2 and loader.persistent_workers and loader.num_workers == 8
+    assert k == 2 and loader.persistent_workers and loader.num_workers >= 8
     # The paper recipe's pipeline, only wrapped.
     paper = rel.replace('_8xb64x2-8x4x1-45e_', '_8xb128-8x4x1-90e_')
     assert inner.pipeline == load(paper.replace('-fast.py', '.py')

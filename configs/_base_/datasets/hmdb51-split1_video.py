@@ -60,9 +60,10 @@ test_pipeline = [
 
 # 8 GPUs x 128 clips = the paper's total batch of 1024 (the schedule's
 # auto_scale_lr.base_batch_size). Another GPU count: --auto-scale-lr.
-# Workers (docs/benchmarks.md, "Data path"): this pipeline read 100-120
-# clips/s per core on HMDB51-like 320x240 MPEG-4 AVI clips, so 4 workers per
-# GPU keep up with 400 clips/s; 8 leave headroom. One decoder thread each.
+# Workers (docs/benchmarks.md, "Data path"): this pipeline read 93-128
+# clips/s per core on HMDB51-like 320x240 MPEG-4 AVI clips, so 4-5 workers
+# per GPU keep up with 400 clips/s; 8 leave headroom. One decoder thread
+# each.
 train_dataloader = dict(
     batch_size=128,
     num_workers=8,

@@ -62,12 +62,12 @@ test_pipeline = [
 
 # 8 GPUs x 128 clips = the paper's total batch of 1024 (the schedule's
 # auto_scale_lr.base_batch_size). Another GPU count: --auto-scale-lr.
-# Workers (docs/benchmarks.md, "Data path"): this pipeline read 19-23 clips/s
+# Workers (docs/benchmarks.md, "Data path"): this pipeline read 19-22 clips/s
 # per core on 640x272 H.264 web-like videos (keyframe every 250 frames), so
 # a GPU training at 400 clips/s would need ~20 workers, more cores than most
 # hosts give a GPU: 16 here, and the GPU still waits on decoding. The fast
 # path (kinetics400_video_fast.py: re-encoded videos + repeated augmentation)
-# reads ~3x as many clips per core and needs 8. One decoder thread each.
+# reads 2.5-2.7x as many clips per core. One decoder thread each.
 train_dataloader = dict(
     batch_size=128,
     num_workers=16,

@@ -19,13 +19,14 @@ data_root = 'data/kinetics400/videos_train_256'
 data_root_val = 'data/kinetics400/videos_val_256'
 num_repeats = 2
 
-# Workers: this path read 65-80 clips/s per core in our measurement
-# (docs/benchmarks.md), so 8 workers per GPU feed the 400 clips/s training
-# target with headroom for real footage, which decodes slower than the test
-# videos. One decoder thread per worker: workers, not threads, use the cores.
+# Workers: this path read 52-54 clips/s per core in our measurement (2.5-2.7x
+# the stock path; docs/benchmarks.md, "Data path"), so 8 workers per GPU
+# just feed the 400 clips/s training target; 12 leave headroom for real
+# footage, which decodes slower than the test videos. One decoder thread per
+# worker: workers, not threads, use the cores.
 train_dataloader = dict(
     batch_size=128 // num_repeats,
-    num_workers=8,
+    num_workers=12,
     persistent_workers=True,
     prefetch_factor=4,
     collate_fn=dict(type='repeated_aug_collate'),

@@ -59,8 +59,8 @@ test_pipeline = [
 
 # 8 GPUs x 128 clips = the paper's total batch of 1024 (the schedule's
 # auto_scale_lr.base_batch_size). Another GPU count: --auto-scale-lr.
-# Workers (docs/benchmarks.md, "Data path"): this pipeline read 47-57 clips/s
-# per core on SSv2-like 240p VP9 clips, so ~9 workers per GPU keep up with
+# Workers (docs/benchmarks.md, "Data path"): this pipeline read 50-57 clips/s
+# per core on SSv2-like 240p VP9 clips, so ~8 workers per GPU keep up with
 # the 400 clips/s training target; 12 leave headroom for real footage. One
 # decoder thread each (DecordInit's default): workers, not threads, use the
 # cores. ssv2_video_fast.py needs fewer (repeated augmentation).

@@ -11,9 +11,9 @@ _base_ = ['./ssv2_video.py']
 
 num_repeats = 2
 
-# Workers: this path read 90-100 clips/s per core in our measurement
-# (docs/benchmarks.md), so 8 workers per GPU feed the 400 clips/s training
-# target with headroom for real footage.
+# Workers: this path read 85-93 clips/s per core in our measurement (1.6-1.7x
+# the stock path; docs/benchmarks.md, "Data path"), so 5 workers per GPU
+# feed the 400 clips/s training target; 8 leave headroom for real footage.
 train_dataloader = dict(
     batch_size=128 // num_repeats,
     num_workers=8,
