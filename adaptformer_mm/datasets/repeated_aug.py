@@ -33,7 +33,9 @@ from mmengine.registry import FUNCTIONS
 from mmaction.registry import DATASETS
 
 
-def _step_name(transform) -> str:
+def step_name(transform) -> str:
+    """A pipeline step's type without its scope (``'mmaction.Resize'`` ->
+    ``'Resize'``), from its config dict or the built transform."""
     if isinstance(transform, dict):
         return str(transform.get('type', '')).split('.')[-1]
     return type(transform).__name__
@@ -63,7 +65,7 @@ class RepeatedAugDataset:
                         else dataset)
         self.num_repeats = num_repeats
         transforms = list(self.dataset.pipeline.transforms)
-        names = [_step_name(t) for t in transforms]
+        names = [step_name(t) for t in transforms]
         if num_decode_steps is None:
             decodes = [i for i, n in enumerate(names) if n.endswith('Decode')]
             if not decodes:

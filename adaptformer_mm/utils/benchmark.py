@@ -32,6 +32,8 @@ from torch.utils.flop_counter import (FlopCounterMode,
                                       sdpa_backward_flop_count,
                                       sdpa_flop_count)
 
+from adaptformer_mm.datasets.repeated_aug import step_name
+
 AMP_DTYPES = {'none': None, 'bf16': torch.bfloat16, 'fp16': torch.float16}
 
 # Backbone arguments of our video backbones that mmaction2's stock
@@ -80,7 +82,7 @@ def pipeline_clip_shape(
     """
     frames, size = None, None
     for step in pipeline:
-        kind = str(step.get('type', '')).split('.')[-1]
+        kind = step_name(step)
         if 'clip_len' in step and ('Sample' in kind or 'Frames' in kind):
             frames = int(step['clip_len'])
         elif kind in _SIZE_KEYS and step.get(_SIZE_KEYS[kind]) is not None:

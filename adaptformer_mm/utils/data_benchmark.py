@@ -20,6 +20,8 @@ from typing import List, Optional, Sequence, Tuple
 
 from mmengine.config import Config
 
+from adaptformer_mm.datasets.repeated_aug import step_name
+
 # Our loading steps and the stock mmaction2 steps they replace.
 _STOCK_INIT = {'ScaledDecordInit': 'DecordInit', 'GPUDecodeInit': 'DecordInit'}
 _STOCK_DECODE = {'ScaledDecordDecode': 'DecordDecode',
@@ -27,14 +29,10 @@ _STOCK_DECODE = {'ScaledDecordDecode': 'DecordDecode',
 _WRAPPERS = ('RepeatedAugDataset', )
 
 
-def _type_name(step: dict) -> str:
-    return str(step.get('type', '')).split('.')[-1]
-
-
 def _video_dataset_cfg(dataset_cfg: dict) -> dict:
     """The innermost dataset config (inside repeated-augmentation wrappers),
     the one with the files and the pipeline."""
-    while _type_name(dataset_cfg) in _WRAPPERS:
+    while step_name(dataset_cfg) in _WRAPPERS:
         dataset_cfg = dataset_cfg['dataset']
     return dataset_cfg
 
@@ -50,7 +48,7 @@ def stock_pipeline(pipeline: Sequence[dict]) -> List[dict]:
     """
     out, short_side = [], None
     for step in pipeline:
-        name = _type_name(step)
+        name = step_name(step)
         if name in _STOCK_INIT:
             short_side = step.get('short_side', 256) \
                 if name == 'ScaledDecordInit' else None
@@ -75,7 +73,7 @@ def stock_dataset_cfg(dataset_cfg: dict) -> dict:
 
 def decoder_threads(pipeline: Sequence[dict]) -> Optional[int]:
     for step in pipeline:
-        if _type_name(step) in ('DecordInit', 'ScaledDecordInit'):
+        if step_name(step) in ('DecordInit', 'ScaledDecordInit'):
             return int(step.get('num_threads', 1))
     return None
 
@@ -113,7 +111,8 @@ def time_dataset(dataset, num_workers: int, samples: int, warmup: int,
 
 
 def _measure(dataset_cfg: dict, num_workers: int, samples: int,
-             warmup: int, context: Optional[str] = None) -> dict:
+             warmup: int, target_rate: float,
+             context: Optional[str] = None) -> dict:
     from mmengine.registry import DATASETS
 
     dataset = DATASETS.build(dataset_cfg)
@@ -123,6 +122,7 @@ def _measure(dataset_cfg: dict, num_workers: int, samples: int,
     seconds, clips = time_dataset(dataset, num_workers, samples, warmup,
                                   context)
     rate = clips / seconds
+    per_worker = rate / max(num_workers, 1)
     video = _video_dataset_cfg(dataset_cfg)
     return dict(
         dataset=str(dataset_cfg.get('type')),
@@ -132,7 +132,8 @@ def _measure(dataset_cfg: dict, num_workers: int, samples: int,
         seconds=seconds,
         clips=clips,
         clips_per_s=rate,
-        clips_per_s_per_worker=rate / max(num_workers, 1),
+        clips_per_s_per_worker=per_worker,
+        workers_needed=math.ceil(target_rate / per_worker),
     )
 
 
@@ -183,19 +184,17 @@ def run_data_benchmark(cfg: Config,
     if data_root is not None:
         _video_dataset_cfg(dataset_cfg)['data_root'] = data_root
     context = cfg[key].get('multiprocessing_context') if num_workers else None
-    ours = _measure(dataset_cfg, num_workers, samples, warmup, context)
+    ours = _measure(dataset_cfg, num_workers, samples, warmup, target_rate,
+                    context)
     result = dict(config=cfg.filename, split=split, num_workers=num_workers,
                   samples=samples, warmup=warmup, cpu_count=os.cpu_count(),
-                  target_rate=target_rate, **ours,
-                  workers_needed=math.ceil(
-                      target_rate / ours['clips_per_s_per_worker']))
+                  target_rate=target_rate, **ours)
     if baseline:
         root = baseline_data_root or data_root
         if root is not None:
             stock_cfg['data_root'] = root
-        stock = _measure(stock_cfg, num_workers, samples, warmup)
-        stock['workers_needed'] = math.ceil(
-            target_rate / stock['clips_per_s_per_worker'])
+        stock = _measure(stock_cfg, num_workers, samples, warmup,
+                         target_rate)
         result['baseline'] = stock
         result['speedup_per_worker'] = (ours['clips_per_s_per_worker'] /
                                         stock['clips_per_s_per_worker'])
