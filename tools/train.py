@@ -3,10 +3,13 @@
 Same command line as mmaction2's ``tools/train.py``; in addition it applies
 the project's stack fixes, trains multi-process without CUDA (gloo), refuses
 to overwrite checkpoints of an earlier run, saves a resumable checkpoint when
-stopped with Ctrl-C and prints where the results are.
+stopped with Ctrl-C, with ``--test`` evaluates the final weights on the test
+split (mmengine's test loop; metrics also in ``WORK_DIR/test_metrics.json``)
+and prints where the results are.
 """
 import argparse
 import glob
+import json
 import os
 import os.path as osp
 import sys
@@ -46,6 +49,11 @@ def parse_args(argv=None):
         '--auto-scale-lr',
         action='store_true',
         help='scale the lr by (total batch) / auto_scale_lr.base_batch_size')
+    parser.add_argument(
+        '--test',
+        action='store_true',
+        help='after training, evaluate the final weights on the test split '
+        'and write the metrics to WORK_DIR/test_metrics.json')
     parser.add_argument('--seed', type=int, default=None, help='random seed')
     parser.add_argument(
         '--diff-rank-seed',
@@ -75,6 +83,9 @@ def parse_args(argv=None):
 
 def merge_args(cfg, args):
     """Merge CLI arguments into the config, as mmaction2 does."""
+    if args.test and cfg.get('test_dataloader') is None:
+        raise KeyError(f'--test needs test_dataloader, test_cfg and '
+                       f'test_evaluator in the config ({args.config})')
     if args.no_validate:
         cfg.val_cfg = None
         cfg.val_dataloader = None
@@ -177,6 +188,12 @@ def main(argv=None):
         if runner.rank == 0:
             print(interrupt_report(runner, interrupt), flush=True)
         sys.exit(130)  # the shell's status for a run ended by SIGINT
+    if args.test:
+        metrics = runner.test()
+        if runner.rank == 0:
+            with open(osp.join(runner.work_dir, 'test_metrics.json'),
+                      'w') as f:
+                json.dump(metrics, f, indent=2)
     report(runner)
 
 

@@ -4,7 +4,8 @@ from .robust import (AnnotationError, BadSampleError, BadSampleMixin,
                      BadSampleReportHook, CheckedVideoDataset)
 from .svhn import SVHN
 from .synthetic import SYNTHETIC_TASKS, generate_synthetic_dataset
-from .synthetic_video_dataset import SyntheticVideoDataset
+from .synthetic_video_dataset import (SyntheticVideoDataset, prepare_synthetic,
+                                      synthetic_folder)
 from .transforms import ScaledDecordDecode, ScaledDecordInit, short_side_size
 
 __all__ = [
@@ -13,5 +14,6 @@ __all__ = [
     'GPUDecodeInit', 'RepeatedAugDataset',
     'ScaledDecordDecode', 'ScaledDecordInit', 'SVHN', 'SYNTHETIC_TASKS',
     'SyntheticVideoDataset', 'generate_synthetic_dataset',
-    'repeated_aug_collate', 'short_side_size'
+    'prepare_synthetic', 'repeated_aug_collate', 'short_side_size',
+    'synthetic_folder'
 ]

@@ -51,7 +51,7 @@ import json
 import logging
 import os
 import os.path as osp
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 from mmaction.datasets import VideoDataset
 from mmaction.registry import DATASETS
@@ -124,27 +124,15 @@ class BadSampleMixin:
     def load_data_list(self) -> List[dict]:
         """Parse ``path label [label ...]`` lines like ``VideoDataset``,
         checking every line; each sample remembers its ``ann_line``."""
-        if not exists(self.ann_file):
-            raise FileNotFoundError(
-                f'annotation file not found: {self.ann_file}')
-        lines = get_text(self.ann_file).splitlines()
-        limit = self._label_limit()
-        data_list, dropped = [], []
-        for number, line in enumerate(lines, start=1):
-            if not line.strip():
-                continue  # blank lines carry no sample
-            try:
-                data_list.append(self._parse_line(line, number, limit))
-            except AnnotationError as e:
-                if self.on_bad_sample == 'error':
-                    raise
-                dropped.append(str(e))
+        data_list, dropped, lines = self.parse_annotations()
+        if dropped and self.on_bad_sample == 'error':
+            raise AnnotationError(dropped[0][1])
         if dropped:
-            self.dropped_lines = dropped
+            self.dropped_lines = [message for _, message in dropped]
             print_log(
                 f'{type(self).__name__}: dropped {len(dropped)} bad line(s) '
                 f'of {self.ann_file} (on_bad_sample=\'skip\'): '
-                + _listing(dropped),
+                + _listing(self.dropped_lines),
                 logger='current', level=logging.WARNING)
         if not data_list:
             what = 'no lines' if not any(ln.strip() for ln in lines) else \
@@ -153,6 +141,30 @@ class BadSampleMixin:
                 f'annotation file {self.ann_file} has {what}: expected '
                 f'"path label" per line')
         return data_list
+
+    def parse_annotations(
+            self) -> Tuple[List[dict], List[Tuple[int, str]], List[str]]:
+        """Check every line of the annotation list.
+
+        Returns:
+            ``(samples, bad, lines)``: the valid samples, ``(line number,
+            message naming file, line and reason)`` for each bad line, and
+            the list's lines as read. Blank lines are neither.
+        """
+        if not exists(self.ann_file):
+            raise FileNotFoundError(
+                f'annotation file not found: {self.ann_file}')
+        lines = get_text(self.ann_file).splitlines()
+        limit = self._label_limit()
+        samples, bad = [], []
+        for number, line in enumerate(lines, start=1):
+            if not line.strip():
+                continue  # blank lines carry no sample
+            try:
+                samples.append(self._parse_line(line, number, limit))
+            except AnnotationError as e:
+                bad.append((number, str(e)))
+        return samples, bad, lines
 
     def _label_limit(self) -> Optional[int]:
         if self.num_classes is not None:

@@ -1,83 +1,203 @@
 """The built-in main job (tools/run_demo.py) in its --quick form.
 
-Checks the table's structure, exact parameter counts and the files written;
-accuracy ordering is not asserted (2 epochs on 16 clips mean nothing).
+Run from copies of the checkout in folders named ``adaptformer_mm`` and
+``my demo`` (the natural clone name once broke the stage folders). Checks the
+protocols' lr choices against the grid, exact parameter counts, the cache of
+the pre-training, the files written and the refusals of bad input; accuracy
+ordering is not asserted (2 epochs on 16 clips mean nothing).
 """
+import importlib.util
 import json
+import os
 import os.path as osp
+import shutil
+import subprocess
 
 import pytest
 
-from ..conftest import run_python
+from adaptformer_mm.utils.comparison import choose_lrs
 
-METHODS = ['linear probe', 'VPT-deep (4 tokens)', 'AdaptFormer (r=8)',
-           'full fine-tune']
+from ..conftest import REPO, run_python
+
+METHODS = ['linear-probe', 'vpt-deep-4', 'adaptformer-8', 'full-finetune']
 D, DEPTH, CLASSES, R, TOKENS = 64, 4, 4, 8, 4
 HEAD = D * CLASSES + CLASSES  # BNLinearHead: BatchNorm without affine
 FC_NORM = 2 * D
 ADAPTER = D * R + R + R * D + D
+QUICK_LRS = [0.002, 0.02]  # the default grid's two ends under --quick
+
+
+def load_run_demo():
+    spec = importlib.util.spec_from_file_location(
+        'run_demo', osp.join(REPO, 'tools', 'run_demo.py'))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def copy_checkout(dst):
+    """The tracked files of this checkout, as a fresh clone would hold."""
+    files = subprocess.run(['git', 'ls-files', '-z'], cwd=REPO, check=True,
+                           capture_output=True, text=True).stdout
+    for rel in filter(None, files.split('\0')):
+        os.makedirs(osp.join(dst, osp.dirname(rel)), exist_ok=True)
+        shutil.copy2(osp.join(REPO, rel), osp.join(dst, rel))
+    return str(dst)
 
 
 @pytest.fixture(scope='module')
 def demo(tmp_path_factory):
+    """The default method set under --quick, from a folder `adaptformer_mm`."""
     root = tmp_path_factory.mktemp('demo')
-    work_dir = str(root / 'run')
-    proc = run_python(['tools/run_demo.py', '--quick', '--work-dir', work_dir,
-                       '--data-root', str(root / 'data')])
-    return work_dir, proc
-
-
-def test_report_files_and_table(demo):
-    work_dir, proc = demo
+    checkout = copy_checkout(root / 'adaptformer_mm')
+    work_dir, data = str(root / 'run'), str(root / 'data')
+    proc = run_python(['tools/run_demo.py', '--quick', '--work-dir',
+                       work_dir, '--data-root', data], cwd=checkout)
     report = json.load(open(osp.join(work_dir, 'results.json')))
-    rows = report['transfer']
-    assert [r['method'] for r in rows] == METHODS
+    return dict(work_dir=work_dir, data=data, proc=proc, report=report,
+                checkout=checkout)
+
+
+def test_every_method_and_lr_ran_in_its_own_folder(demo):
+    runs = demo['report']['runs']
+    folders = [r['work_dir'] for r in runs]
+    assert len(set(folders)) == len(folders)
+    grid = {(r['method'], r['lr']) for r in runs if r['seed'] == 0}
+    assert grid == {(m, lr) for m in METHODS for lr in QUICK_LRS}
+    for r in runs:
+        stage = osp.join(demo['work_dir'], r['work_dir'])
+        assert r['method'] in osp.basename(stage)
+        assert osp.isfile(r['checkpoint'])
+        assert osp.isfile(osp.join(stage, 'test_metrics.json'))
+        assert 0.0 <= r['val'] <= 1.0 and 0.0 <= r['test'] <= 1.0
+        command = open(osp.join(stage, 'command.txt')).read()
+        assert 'tools/train.py' in command and '--test' in command
+
+
+def test_protocol_choices_follow_the_val_grid(demo):
+    report = demo['report']
+    runs = [r for r in report['runs'] if r['seed'] == 0]
+    expected = choose_lrs(runs, METHODS, QUICK_LRS)
+    choice = report['choices']['dynamics']
+    assert choice['shared'] == expected['shared']
+    assert choice['tuned'] == expected['tuned']
+    rows = report['rows']
+    assert [(r['protocol'], r['method']) for r in rows] == \
+        [(p, m) for p in ('shared', 'tuned') for m in METHODS]
     for r in rows:
-        assert 0.0 <= r['top1'] <= 1.0
-        assert r['seconds'] > 0
-        assert len(r['losses']) == 8  # 2 epochs x 4 iterations, logged each
-        assert osp.isfile(osp.join(work_dir, r['checkpoint'].split('/')[-2],
-                                   r['checkpoint'].split('/')[-1]))
-        assert r['percent'] == pytest.approx(100 * r['trainable'] /
-                                             r['total'])
-    md = open(osp.join(work_dir, 'results.md')).read()
-    assert '| Method | Tunable params | Tunable % | Top-1 on task B |' in md
-    for r in rows:
-        assert f'| {r["method"]} | {r["trainable"]:,} |' in md
-        assert f'| {r["method"]} | {r["trainable"]:,} |' in proc.stdout
-    png = open(osp.join(work_dir, 'comparison.png'), 'rb').read()
-    assert png[:8] == b'\x89PNG\r\n\x1a\n' and len(png) > 10_000
+        lr = (choice['shared'] if r['protocol'] == 'shared' else
+              choice['tuned'][r['method']])
+        tests = [100 * x['test'] for x in report['runs']
+                 if x['method'] == r['method'] and x['lr'] == lr]
+        assert r['lr'] == lr and r['n'] == 2  # --quick: seeds 0 and 1
+        assert sorted(r['tests']) == pytest.approx(sorted(tests))
 
 
 def test_exact_parameter_counts(demo):
-    work_dir, _ = demo
-    rows = {r['method']: r for r in
-            json.load(open(osp.join(work_dir, 'results.json')))['transfer']}
-    total = rows['full fine-tune']['total']
-    assert rows['full fine-tune']['trainable'] == total
-    assert rows['linear probe']['trainable'] == FC_NORM + HEAD
-    assert rows['AdaptFormer (r=8)']['trainable'] == \
+    params = demo['report']['params']
+    total = params['full-finetune']['total']
+    assert params['full-finetune']['trainable'] == total
+    assert params['linear-probe'] == dict(trainable=FC_NORM + HEAD,
+                                          total=total)
+    assert params['adaptformer-8']['trainable'] == \
         FC_NORM + HEAD + DEPTH * ADAPTER
-    assert rows['VPT-deep (4 tokens)']['trainable'] == \
+    assert params['adaptformer-8']['total'] == total + DEPTH * ADAPTER
+    assert params['vpt-deep-4']['trainable'] == \
         FC_NORM + HEAD + DEPTH * TOKENS * D
-    assert rows['linear probe']['total'] == total
+
+
+def test_report_files(demo):
+    work_dir, report = demo['work_dir'], demo['report']
+    md = open(osp.join(work_dir, 'results.md')).read()
+    assert '| Method | Protocol | Tunable params | Tunable % |' in md
+    assert '| AdaptFormer (r=8) | shared | 4,772 | 1.58 |' in md
+    assert '| full fine-tune | tuned | 298,436 | 100.00 |' in md
+    assert 'shared: ' in md and 'Paper SSv2' in md
+    assert '| AdaptFormer (r=8) | shared | 4,772 |' in demo['proc'].stdout
+    png = open(osp.join(work_dir, 'accuracy_vs_params.png'), 'rb').read()
+    assert png[:8] == b'\x89PNG\r\n\x1a\n' and len(png) > 10_000
+    assert report['settings']['seeds'] == [0, 1]
+    assert report['pretrain']['0']['cached'] is False
 
 
 def test_transfer_stages_load_the_pretrained_backbone(demo):
-    work_dir, _ = demo
-    report = json.load(open(osp.join(work_dir, 'results.json')))
-    pretrained = report['pretrain']['checkpoint']
+    report = demo['report']
+    pretrained = report['pretrain']['0']['checkpoint']
     assert osp.isfile(pretrained)
-    for stage in ('linear-probe', 'vpt-deep-4', 'adaptformer-8',
-                  'full-finetune'):
-        log = open(osp.join(work_dir, stage, 'console.log')).read()
+    assert pretrained.startswith(osp.join(demo['data'], 'pretrained'))
+    for r in report['runs']:
+        log = open(osp.join(demo['work_dir'], r['work_dir'],
+                            'console.log')).read()
         assert f'load backbone. in model from: {pretrained}' in log
         assert 'FROZEN' not in log  # every pretrained tensor was found
 
 
+def test_full_reuses_the_cache_from_a_folder_with_a_space(demo,
+                                                          tmp_path_factory):
+    """--full: a second pre-training seed, two data sizes, the order task;
+    pre-training seed 0 comes from the cache the first run wrote."""
+    checkout = copy_checkout(tmp_path_factory.mktemp('space') / 'my demo')
+    work_dir = osp.join(checkout, 'work_dirs', 'full run')
+    proc = run_python([
+        'tools/run_demo.py', '--quick', '--full', '--work-dir', work_dir,
+        '--data-root', demo['data'], '--methods', 'linear-probe',
+        'adaptformer-8', '--protocol', 'shared', '--seeds', '0', '--lrs',
+        '0.01', '--pretrain-seeds', '0', '1'], cwd=checkout)
+    assert 'reusing' in proc.stdout
+    report = json.load(open(osp.join(work_dir, 'results.json')))
+    assert report['pretrain']['0']['cached'] is True
+    assert report['pretrain']['1']['cached'] is False
+    assert len(os.listdir(osp.join(demo['data'], 'pretrained'))) == 2
+    rows = report['rows']
+    assert {(r['task'], r['size']) for r in rows} == {
+        (t, n) for t in ('dynamics', 'order') for n in (8, 16)}
+    assert all(r['n'] == 2 for r in rows)  # 2 pre-training seeds x 1 seed
+    assert len(report['runs']) == 2 * 2 * 2 * 2
+    for name in ('accuracy_vs_params.png', 'accuracy_vs_data.png'):
+        assert osp.getsize(osp.join(work_dir, name)) > 10_000
+
+
+@pytest.mark.parametrize('flags, message', [
+    (['--methods', 'lora'], "--methods: ['lora']"),
+    (['--protocol', 'best'], "--protocol: 'best'; valid: ['shared', "
+     "'tuned', 'both']"),
+    (['--seeds', '0', 'one'], "--seeds: ['0', 'one'] are not all integers"),
+    (['--seeds', '1', '1'], '--seeds'),
+    (['--tasks', 'kinetics'], "valid: ['dynamics', 'order']"),
+    (['--lrs', '0'], '--lrs'),
+])
+def test_bad_flags_name_the_flag_and_the_valid_values(capsys, flags,
+                                                      message):
+    run_demo = load_run_demo()
+    with pytest.raises(SystemExit) as exc:
+        run_demo.parse_args(flags)
+    assert exc.value.code == 2
+    assert message in capsys.readouterr().err
+
+
 def test_refuses_a_used_work_dir(demo):
-    work_dir, _ = demo
+    before = sorted(os.listdir(demo['work_dir']))
     proc = run_python(['tools/run_demo.py', '--quick', '--work-dir',
-                       work_dir], check=False)
+                       demo['work_dir']], check=False)
     assert proc.returncode != 0
-    assert f'{work_dir} is not empty' in proc.stderr
+    assert f'{demo["work_dir"]} is not empty' in proc.stderr
+    assert sorted(os.listdir(demo['work_dir'])) == before
+
+
+def test_refuses_clips_made_with_other_generator_settings(demo, tmp_path):
+    """A corpus folder whose meta.json disagrees with its settings is
+    reported with its path before any stage starts; it is not touched."""
+    data = str(tmp_path / 'data')
+    folder = 'prim24_train48_val24_16x64_seed0'
+    shutil.copytree(osp.join(demo['data'], folder), osp.join(data, folder))
+    meta_file = osp.join(data, folder, 'meta.json')
+    meta = json.load(open(meta_file))
+    meta['size'] = 96
+    json.dump(meta, open(meta_file, 'w'))
+    proc = run_python(['tools/run_demo.py', '--quick', '--work-dir',
+                       str(tmp_path / 'w'), '--data-root', data],
+                      check=False)
+    assert proc.returncode != 0
+    assert f'{osp.join(data, folder)} already holds a synthetic dataset ' \
+        'made with other parameters' in proc.stderr
+    assert json.load(open(meta_file))['size'] == 96

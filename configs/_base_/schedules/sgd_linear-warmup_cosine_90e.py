@@ -2,6 +2,10 @@
 # decay 0, lr = 0.1 x batch / 256 at the reference batch of 1024, linear warmup
 # per iteration for 10 epochs, then cosine to 0 at epoch 90, no grad clipping.
 # With --auto-scale-lr the lr follows the real total batch.
+# Keep the full schedule: AdaptMLP's up-projection starts at zero and is
+# scaled by 0.1, so under SGD the adapters need many steps to move (over 240
+# SGD iterations they stayed exactly at the linear probe; README, "Paper
+# recipes").
 # No paramwise_cfg: with weight decay 0 there is nothing to exempt, and frozen
 # parameters get no gradient, so SGD never moves them.
 base_batch_size = 1024
