@@ -196,6 +196,9 @@ def check_backend_name(backend: str) -> None:
 def select_backend(backend: str = 'auto') -> str:
     """The backend name that ``backend`` resolves to on this machine.
 
+    With ``'auto'``, passing over a library that does not import is
+    warned about, with the library's import error.
+
     Args:
         backend (str): ``'auto'`` (the first of :data:`BACKENDS` that
             imports) or one of its names.
@@ -211,6 +214,14 @@ def select_backend(backend: str = 'auto') -> str:
     for name in names:
         errors[name] = _import_error(name)
         if errors[name] is None:
+            if len(errors) > 1:
+                # 'auto' passed over a library: say which and why, since the
+                # speed (and the output, bit for bit) is then the other's.
+                skipped = '; '.join(
+                    f"backend '{n}' cannot be imported ({errors[n]})"
+                    for n in errors if n != name)
+                warnings.warn(f'GPUDecodeInit(backend={backend!r}): '
+                              f"falling back to '{name}': {skipped}")
             return name
     failures = '; '.join(
         f"backend '{n}' cannot be imported ({errors[n]}), install it with "

@@ -11,6 +11,7 @@ import pickle
 import random
 import sys
 import types
+import warnings
 from types import SimpleNamespace
 
 import cv2
@@ -149,6 +150,7 @@ def _configs():
 
 
 # ------------------------------------------------------------- selection
+@pytest.mark.filterwarnings('ignore:GPUDecodeInit.*falling back')
 @pytest.mark.parametrize('present,expected', [
     (('torchcodec', 'pynvvideocodec'), 'torchcodec'),
     (('pynvvideocodec', ), 'pynvvideocodec'),
@@ -157,6 +159,25 @@ def test_auto_picks_the_first_importable_backend(gpu, present, expected):
     gpu(*present)
     assert GPUDecodeInit().backend == expected
     assert GPUDecodeInit(backend=expected).backend == expected
+
+
+def test_auto_fallback_warns_with_the_reason(gpu, recwarn):
+    gpu('torchcodec', 'pynvvideocodec')
+    GPUDecodeInit()  # the first imports: nothing to say
+    assert not [w for w in recwarn if 'falling back' in str(w.message)]
+    gpu('pynvvideocodec')
+    with pytest.warns(UserWarning) as caught:
+        assert GPUDecodeInit().backend == 'pynvvideocodec'
+    msg = ' '.join(str(w.message) for w in caught)
+    assert "GPUDecodeInit(backend='auto'): falling back to " \
+        "'pynvvideocodec'" in msg
+    # the reason: torchcodec's import error
+    assert "backend 'torchcodec' cannot be imported (" in msg
+    assert 'Error' in msg.split("backend 'torchcodec' cannot be imported")[1]
+    with warnings.catch_warnings():
+        warnings.simplefilter('error')  # an explicit backend: no warning
+        assert GPUDecodeInit(backend='pynvvideocodec').backend == \
+            'pynvvideocodec'
 
 
 @pytest.mark.parametrize('backend', list(BACKENDS))
@@ -179,6 +200,7 @@ def test_config_pipeline_equals_stock(gpu, video, backend, split):
     assert log[0][1] == ('cuda:0' if backend == 'torchcodec' else 0)
 
 
+@pytest.mark.filterwarnings('ignore:GPUDecodeInit.*falling back')
 def test_init_sets_decords_keys_and_device(gpu, video, monkeypatch):
     log = gpu('pynvvideocodec')
     monkeypatch.setenv('LOCAL_RANK', '1')  # 'cuda' = this rank's GPU
