@@ -4,7 +4,9 @@ Three kinds of checkpoint reach inference: a full one (mmengine's, every
 tensor), a tunable-only one (``TunableCheckpointHook``) and a task file
 (``tools/export_peft.py``). The last two need the pretrained backbone for the
 frozen tensors and must have been trained on exactly that backbone (checked
-by checksum, :mod:`adaptformer_mm.peft.task_file`).
+by checksum); both are restored by
+:func:`adaptformer_mm.peft.tunable_state.restore_tunable_state`, the one path
+the checkpoint hook and task files use too.
 """
 import logging
 import os.path as osp
@@ -17,13 +19,12 @@ from torch import Tensor, nn
 
 import adaptformer_mm  # noqa: F401  (stack fixes + registrations)
 from adaptformer_mm.compat.checkpoint_loading import safe_torch_load
-from adaptformer_mm.engine.hooks.tunable_checkpoint import \
-    pretrained_backbone_file
-from adaptformer_mm.peft.task_file import (TaskFile, backbone_state,
-                                           check_backbone_checksum,
-                                           compose_state, frozen_checksum,
-                                           load_task_file, read_task_file,
-                                           tunable_only_info)
+from adaptformer_mm.peft.task_file import (TaskFile, load_task_file,
+                                           read_task_file, tunable_only_info)
+from adaptformer_mm.peft.tunable_state import (backbone_state,
+                                               pretrained_backbone_file,
+                                               restore_tunable_state,
+                                               strip_module_prefix)
 
 ConfigLike = Union[str, Config]
 
@@ -58,7 +59,7 @@ def build_model(config: ConfigLike, device: str = 'cpu') -> nn.Module:
 
 def read_backbone(path: str, prefix: str = 'backbone.') -> Dict[str, Tensor]:
     """Backbone tensors of a pretrained file, keyed as in the whole model
-    (see :func:`adaptformer_mm.peft.task_file.backbone_state`)."""
+    (see :func:`adaptformer_mm.peft.tunable_state.backbone_state`)."""
     return backbone_state(safe_torch_load(path, map_location='cpu'), prefix)
 
 
@@ -132,8 +133,6 @@ def load_weights(model: nn.Module,
     classes = [str(c) for c in classes]
     info = tunable_only_info(ckpt)
     state = ckpt.get('state_dict', ckpt)
-    state = {k[7:] if k.startswith('module.') else k: v
-             for k, v in state.items()}
     if info is not None:
         backbone = backbone or pretrained_backbone_file(
             getattr(model, 'cfg', {})) or info.get('pretrained')
@@ -143,17 +142,14 @@ def load_weights(model: nn.Module,
                 'pretrained backbone they were trained on (--backbone FILE, '
                 'or model.backbone.init_cfg in the config)')
         prefix = info.get('backbone_prefix', 'backbone.')
-        full = compose_state(model, state, read_backbone(backbone, prefix),
-                             checkpoint, backbone)
-        check_backbone_checksum(info['backbone_checksum'],
-                                frozen_checksum(model, full), checkpoint,
-                                backbone)
-        model.load_state_dict(full)
+        restore_tunable_state(model, state, read_backbone(backbone, prefix),
+                              info['backbone_checksum'], checkpoint, backbone)
         return classes
     if backbone is not None:
         raise ValueError(f'{checkpoint} is a full checkpoint (every tensor); '
                          '--backbone applies to tunable-only ones')
-    missing, unexpected = model.load_state_dict(state, strict=False)
+    missing, unexpected = model.load_state_dict(
+        dict(strip_module_prefix(state)), strict=False)
     if missing:
         raise KeyError(
             f'{checkpoint} lacks {len(missing)} tensor(s) of the model '

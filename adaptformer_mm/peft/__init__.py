@@ -1,15 +1,28 @@
-"""Pure-PyTorch building blocks shared by the video and image backbones."""
-from .adapter import LAYERNORM_OPTIONS, AdaptMLP, check_adapter_args
-from .prompt import (PROMPT_INITS, PromptTokens, check_prompt_args,
+"""Pure-PyTorch building blocks shared by the video and image backbones.
+
+One frozen config per method (:class:`AdapterConfig`, :class:`PromptConfig`,
+built from a config's ``adapter_cfg`` / ``prompt_cfg`` dict), the modules
+that read it (:class:`AdaptMLP`, :class:`PromptTokens`), parameter selection
+and summaries (:mod:`.tunable`), tunable-only state (:mod:`.tunable_state`)
+and the task-file format (:mod:`.task_file`).
+"""
+from .adapter import ADAPTER_MODES, LAYERNORM_OPTIONS, AdapterConfig, AdaptMLP
+from .config import MethodConfig, resolve_layers
+from .prompt import (PROMPT_INITS, PromptConfig, PromptTokens,
                      xavier_prompt_bound)
 from .tunable import (ParamSummary, keep_in_eval, load_tunable_state_dict,
                       set_trainable, summarize_parameters, trainable_groups,
                       tunable_state_dict)
+from .tunable_state import (BackboneMismatchError, complete_tunable_state,
+                            frozen_checksum, pretrained_backbone_file,
+                            restore_tunable_state)
 
 __all__ = [
-    'AdaptMLP', 'check_adapter_args', 'LAYERNORM_OPTIONS', 'PromptTokens',
-    'check_prompt_args', 'xavier_prompt_bound', 'PROMPT_INITS',
-    'ParamSummary', 'keep_in_eval', 'load_tunable_state_dict',
-    'set_trainable', 'summarize_parameters', 'trainable_groups',
-    'tunable_state_dict'
+    'MethodConfig', 'resolve_layers', 'AdapterConfig', 'AdaptMLP',
+    'ADAPTER_MODES', 'LAYERNORM_OPTIONS', 'PromptConfig', 'PromptTokens',
+    'xavier_prompt_bound', 'PROMPT_INITS', 'ParamSummary', 'keep_in_eval',
+    'load_tunable_state_dict', 'set_trainable', 'summarize_parameters',
+    'trainable_groups', 'tunable_state_dict', 'BackboneMismatchError',
+    'complete_tunable_state', 'frozen_checksum', 'pretrained_backbone_file',
+    'restore_tunable_state'
 ]

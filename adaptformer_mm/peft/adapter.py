@@ -1,15 +1,86 @@
 """AdaptMLP, the bottleneck adapter of AdaptFormer (arXiv 2205.13535, 3.2).
 
-Pure PyTorch: the module knows nothing about where it is placed. The video and
-image backbones decide the placement (parallel or sequential to the MLP).
+:class:`AdapterConfig` holds AdaptFormer's settings (``adapter_cfg`` in
+configs) with their defaults and checks, once. Pure PyTorch: the module knows
+nothing about where it is placed. The video and image backbones decide the
+placement (parallel or sequential to the MLP) from the same config.
 """
+import dataclasses
 import math
-from typing import Optional
+from typing import Optional, Tuple
 
 import torch
 from torch import Tensor, nn
 
+from .config import (MethodConfig, check_dropout, is_int, is_number,
+                     layers_field, resolve_layers)
+
 LAYERNORM_OPTIONS = ('none', 'in', 'out')
+ADAPTER_MODES = ('parallel', 'sequential')
+
+
+@dataclasses.dataclass(frozen=True)
+class AdapterConfig(MethodConfig):
+    """AdaptFormer's settings (``adapter_cfg`` in configs), checked once.
+
+    Args:
+        bottleneck (int): Hidden width ``r`` of the bottleneck. Paper: 64
+            (99,136 parameters per block for ``d=768``; 1,189,632 on the 12
+            blocks of ViT-B).
+        scale (float): The scale ``s``. Fixed at 0.1 in the paper. With
+            ``learnable_scale=True`` it is the initial value of a learnable
+            scalar (the reference code starts that scalar at 1.0: pass
+            ``scale=1.0`` to match it).
+        learnable_scale (bool): Make ``s`` a trainable scalar.
+        layernorm (str): ``'none'`` (paper default), ``'in'`` (LayerNorm on
+            the adapter input) or ``'out'`` (LayerNorm on the scaled output).
+        dropout (float): Dropout after the ReLU. 0.0 for video, 0.1 for
+            images in the paper's recipes (the image backbone passes 0.1 as
+            its default to :meth:`from_cfg`).
+        mode (str): ``'parallel'`` (paper default, beside the MLP) or
+            ``'sequential'`` (after it); see ``AdaptFormerMixin`` in
+            ``adaptformer_mm/models/backbones/adaptformer.py``.
+        layers (list[int], optional): Blocks that get an adapter; None (the
+            default) adapts every block. Stored as a tuple; the backbone
+            resolves it against its depth (:meth:`resolve_layers`).
+    """
+
+    key = 'adapter_cfg'
+
+    bottleneck: int = 64
+    scale: float = 0.1
+    learnable_scale: bool = False
+    layernorm: str = 'none'
+    dropout: float = 0.0
+    mode: str = 'parallel'
+    layers: Optional[Tuple[int, ...]] = None
+
+    def check(self) -> None:
+        key = self.key
+        if not is_int(self.bottleneck) or self.bottleneck <= 0:
+            raise ValueError(f'{key}.bottleneck must be a positive int '
+                             f'(the paper uses 64), got {self.bottleneck!r}')
+        if not is_number(self.scale):
+            raise ValueError(f'{key}.scale must be a number (paper: 0.1), '
+                             f'got {self.scale!r}')
+        if self.layernorm not in LAYERNORM_OPTIONS:
+            raise ValueError(f'{key}.layernorm must be one of '
+                             f'{LAYERNORM_OPTIONS}, got {self.layernorm!r}')
+        check_dropout(f'{key}.dropout', self.dropout)
+        if not isinstance(self.learnable_scale, bool):
+            raise ValueError(f'{key}.learnable_scale must be True or False, '
+                             f'got {self.learnable_scale!r}')
+        if self.mode not in ADAPTER_MODES:
+            raise ValueError(f'{key}.mode must be one of {ADAPTER_MODES}, '
+                             f'got {self.mode!r}')
+        # Frozen: store the list a config file gives as a tuple.
+        object.__setattr__(self, 'layers',
+                           layers_field(f'{key}.layers', self.layers))
+
+    def resolve_layers(self, depth: int) -> Tuple[int, ...]:
+        """The adapted blocks of a model with ``depth`` blocks, sorted (see
+        :func:`~.config.resolve_layers`)."""
+        return resolve_layers(f'{self.key}.layers', self.layers, depth)
 
 
 class AdaptMLP(nn.Module):
@@ -23,17 +94,11 @@ class AdaptMLP(nn.Module):
 
     Args:
         embed_dims (int): Token width ``d``.
-        bottleneck (int): Hidden width ``r`` of the bottleneck. The paper's
-            default is 64 (99,136 parameters for ``d=768``).
-        scale (float): The scale ``s``. Fixed at 0.1 in the paper. With
-            ``learnable_scale=True`` it is the initial value of a learnable
-            scalar (the reference code starts that scalar at 1.0: pass
-            ``scale=1.0`` to match it).
-        learnable_scale (bool): Make ``s`` a trainable scalar.
-        layernorm (str): ``'none'`` (paper default), ``'in'`` (LayerNorm on
-            the adapter input) or ``'out'`` (LayerNorm on the scaled output).
-        dropout (float): Dropout after the ReLU. 0.0 for video, 0.1 for
-            images in the paper's recipes.
+        config (AdapterConfig, optional): The adapter's settings
+            (``bottleneck``, ``scale``, ``learnable_scale``, ``layernorm``,
+            ``dropout``; placement fields are the backbone's business).
+        **fields: Instead of ``config``: its fields by name, e.g.
+            ``AdaptMLP(768, bottleneck=64)`` (unknown names are an error).
 
     Shape:
         - input: ``(..., d)``
@@ -42,36 +107,41 @@ class AdaptMLP(nn.Module):
 
     def __init__(self,
                  embed_dims: int,
-                 bottleneck: int = 64,
-                 scale: float = 0.1,
-                 learnable_scale: bool = False,
-                 layernorm: str = 'none',
-                 dropout: float = 0.0) -> None:
+                 config: Optional[AdapterConfig] = None,
+                 **fields) -> None:
         super().__init__()
-        check_adapter_args(
-            embed_dims=embed_dims,
-            bottleneck=bottleneck,
-            scale=scale,
-            layernorm=layernorm,
-            dropout=dropout)
+        if not is_int(embed_dims) or embed_dims <= 0:
+            raise ValueError(
+                f'embed_dims must be a positive int, got {embed_dims!r}')
+        if config is not None and fields:
+            raise TypeError('AdaptMLP takes an AdapterConfig or its fields '
+                            f'by name, not both (got {sorted(fields)})')
+        if config is not None and not isinstance(config, AdapterConfig):
+            raise TypeError(f'AdaptMLP config must be an AdapterConfig, got '
+                            f'{type(config).__name__} (build one with '
+                            'AdapterConfig.from_cfg(dict(...)))')
+        if config is None:
+            config = AdapterConfig.from_cfg(fields)
+        self.config = config
         self.embed_dims = embed_dims
-        self.bottleneck = bottleneck
-        self.layernorm = layernorm
+        self.bottleneck = config.bottleneck
+        self.layernorm = config.layernorm
 
-        self.norm_in = nn.LayerNorm(embed_dims) if layernorm == 'in' else None
-        self.down = nn.Linear(embed_dims, bottleneck)
+        self.norm_in = (
+            nn.LayerNorm(embed_dims) if config.layernorm == 'in' else None)
+        self.down = nn.Linear(embed_dims, config.bottleneck)
         self.act = nn.ReLU(inplace=False)
-        self.dropout = nn.Dropout(dropout)
-        self.up = nn.Linear(bottleneck, embed_dims)
+        self.dropout = nn.Dropout(config.dropout)
+        self.up = nn.Linear(config.bottleneck, embed_dims)
         self.norm_out = (
-            nn.LayerNorm(embed_dims) if layernorm == 'out' else None)
+            nn.LayerNorm(embed_dims) if config.layernorm == 'out' else None)
 
-        if learnable_scale:
-            self.scale = nn.Parameter(torch.tensor(float(scale)))
+        if config.learnable_scale:
+            self.scale = nn.Parameter(torch.tensor(float(config.scale)))
         else:
             # A buffer would land in state dicts and checkpoints; a fixed
             # float is part of the configuration, not of the weights.
-            self.scale = float(scale)
+            self.scale = float(config.scale)
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
@@ -104,30 +174,3 @@ class AdaptMLP(nn.Module):
         scale = float(self.scale.detach()) if learnable else self.scale
         return (f'scale={scale:g}, learnable_scale={learnable}, '
                 f'layernorm={self.layernorm!r}')
-
-
-def check_adapter_args(embed_dims: Optional[int] = None,
-                       bottleneck: int = 64,
-                       scale: float = 0.1,
-                       layernorm: str = 'none',
-                       dropout: float = 0.0,
-                       key: str = 'adapter_cfg') -> None:
-    """Raise ``ValueError`` naming ``key.<field>`` and the valid values."""
-    if embed_dims is not None and (not isinstance(embed_dims, int)
-                                   or embed_dims <= 0):
-        raise ValueError(
-            f'embed_dims must be a positive int, got {embed_dims!r}')
-    if isinstance(bottleneck, bool) or not isinstance(
-            bottleneck, int) or bottleneck <= 0:
-        raise ValueError(f'{key}.bottleneck must be a positive int '
-                         f'(the paper uses 64), got {bottleneck!r}')
-    if isinstance(scale, bool) or not isinstance(scale, (int, float)):
-        raise ValueError(
-            f'{key}.scale must be a number (paper: 0.1), got {scale!r}')
-    if layernorm not in LAYERNORM_OPTIONS:
-        raise ValueError(f'{key}.layernorm must be one of '
-                         f'{LAYERNORM_OPTIONS}, got {layernorm!r}')
-    if isinstance(dropout, bool) or not isinstance(
-            dropout, (int, float)) or not 0.0 <= dropout < 1.0:
-        raise ValueError(
-            f'{key}.dropout must be a number in [0, 1), got {dropout!r}')

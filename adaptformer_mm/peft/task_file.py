@@ -19,27 +19,34 @@ tensors, strings, numbers, lists and dicts only and is always read with
 ``torch.load(weights_only=True)`` and no extra allowed globals: loading a task
 file never executes code from it.
 
-The *backbone checksum* identifies the frozen weights the task was trained
-on: SHA-256 over the frozen parameters (dtype, shape and bytes) in sorted-name
-order. Names are not hashed, so the value is the same for a recognizer
-(``backbone.blocks.0...``) and for its bare backbone (``blocks.0...``).
-Buffers are left out: in a ViT the only frozen buffer is the fixed sinusoid
-position table, a function of the input size, not a learned weight.
+This module is the file format: making a task file from a model, saving it,
+reading it back (plain data only), and telling a tunable-only checkpoint from
+a full one. How the trainable tensors are completed with the frozen backbone,
+checked by the *backbone checksum* and restored into a model is
+:mod:`~adaptformer_mm.peft.tunable_state` (:func:`load_task_file` is a thin
+wrapper over :func:`~adaptformer_mm.peft.tunable_state.restore_tunable_state`).
+``method_cfg`` holds the backbone's tuning settings, each method config in
+its plain form (:meth:`~adaptformer_mm.peft.config.MethodConfig.to_dict`).
 
 Pure PyTorch: nothing here knows about mmengine or mmaction2.
 """
-import hashlib
 import os
 import os.path as osp
 import pickle
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence
+from typing import Any, Dict, List, Mapping, Optional, Sequence
 
 import torch
 from torch import Tensor, nn
 
+from .config import MethodConfig
 from .tunable import summarize_parameters, tunable_state_dict
+# Re-exported: state assembly lived here before the split.
+from .tunable_state import (BackboneMismatchError, backbone_state,  # noqa
+                            check_backbone_checksum, compose_state,
+                            frozen_checksum, frozen_param_names,
+                            restore_tunable_state, tensor_checksum)
 
 TASK_FILE_FORMAT = 'adaptformer_mm.task_file'
 TASK_FILE_VERSION = 1
@@ -48,40 +55,6 @@ TASK_FILE_VERSION = 1
 TUNABLE_ONLY_KEY = 'tunable_only'
 # Method settings copied into the metadata when the backbone has them.
 METHOD_ATTRS = ('tuning', 'train_fc_norm', 'adapter_cfg', 'prompt_cfg')
-
-
-class BackboneMismatchError(RuntimeError):
-    """A task file or tunable-only checkpoint meets other frozen weights than
-    the ones it was trained on."""
-
-
-def tensor_checksum(tensors: Mapping[str, Tensor]) -> str:
-    """``'sha256:<hex>'`` over dtype, shape and bytes of ``tensors`` in
-    sorted-name order (names themselves are not hashed, so a common prefix
-    such as ``backbone.`` does not change the value)."""
-    digest = hashlib.sha256()
-    for name in sorted(tensors):
-        tensor = tensors[name].detach().cpu().contiguous()
-        digest.update(f'{tensor.dtype}|{tuple(tensor.shape)}|'.encode())
-        # A uint8 view hashes every dtype (bfloat16 has no numpy type).
-        digest.update(tensor.reshape(-1).view(torch.uint8).numpy().tobytes())
-    return 'sha256:' + digest.hexdigest()
-
-
-def frozen_param_names(model: nn.Module) -> List[str]:
-    """Names of the parameters of ``model`` that do not train."""
-    return [n for n, p in model.named_parameters() if not p.requires_grad]
-
-
-def frozen_checksum(model: nn.Module,
-                    state: Optional[Mapping[str, Tensor]] = None) -> str:
-    """Backbone checksum of ``model``: :func:`tensor_checksum` over its frozen
-    parameters, taken from ``state`` (keyed like ``model.state_dict()``)
-    when given, else from the model itself."""
-    params = dict(model.named_parameters())
-    source = params if state is None else state
-    return tensor_checksum(
-        {n: source[n] for n in frozen_param_names(model)})
 
 
 def _check_plain(value: Any, where: str) -> Any:
@@ -140,6 +113,19 @@ class TaskFile:
                    for t in self.state_dict.values())
 
 
+def method_settings(backbone: nn.Module) -> Dict[str, Any]:
+    """The tuning settings of ``backbone`` as plain data: each of
+    :data:`METHOD_ATTRS` it has, method configs in their
+    :meth:`~adaptformer_mm.peft.config.MethodConfig.to_dict` form."""
+    out = {}
+    for name in METHOD_ATTRS:
+        if hasattr(backbone, name):
+            value = getattr(backbone, name)
+            out[name] = value.to_dict() if isinstance(
+                value, MethodConfig) else value
+    return out
+
+
 def make_task_file(model: nn.Module,
                    *,
                    config: str = '',
@@ -174,8 +160,7 @@ def make_task_file(model: nn.Module,
         format=TASK_FILE_FORMAT,
         version=TASK_FILE_VERSION,
         method=method or type(backbone).__name__,
-        method_cfg={a: getattr(backbone, a) for a in METHOD_ATTRS
-                    if hasattr(backbone, a)},
+        method_cfg=method_settings(backbone),
         cfg=config,
         classes=[str(c) for c in classes],
         backbone_checksum=frozen_checksum(model, state),
@@ -289,79 +274,6 @@ def tunable_only_info(checkpoint: Mapping) -> Optional[Dict[str, Any]]:
     return dict(info) if isinstance(info, Mapping) else None
 
 
-def backbone_state(checkpoint: Mapping,
-                   prefix: str = 'backbone.') -> Dict[str, Tensor]:
-    """The backbone tensors of a loaded checkpoint, keyed as in the whole
-    model (``prefix`` + backbone key).
-
-    Accepts a bare backbone state (``patch_embed...``, as a pretrained file
-    holds it) or a recognizer / classifier checkpoint (``backbone.*`` keys,
-    other keys dropped), at the top level or under ``state_dict``, ``model``
-    or ``module``.
-    """
-    state = checkpoint
-    for key in ('state_dict', 'model', 'module'):
-        if isinstance(state, Mapping) and isinstance(state.get(key), Mapping):
-            state = state[key]
-            break
-    tensors = {k[7:] if k.startswith('module.') else k: v
-               for k, v in state.items() if isinstance(v, Tensor)}
-    if any(k.startswith(prefix) for k in tensors):
-        return {k: v for k, v in tensors.items() if k.startswith(prefix)}
-    return {prefix + k: v for k, v in tensors.items()}
-
-
-def compose_state(model: nn.Module,
-                  tunable: Mapping[str, Tensor],
-                  frozen: Mapping[str, Tensor],
-                  tunable_source: str = 'the task file',
-                  frozen_source: str = 'the backbone') -> Dict[str, Tensor]:
-    """The full state of ``model``: trainable tensors from ``tunable``, the
-    rest from ``frozen`` (both keyed like ``model.state_dict()``).
-
-    ``tunable`` must hold exactly the trainable state of ``model`` and
-    ``frozen`` every frozen parameter; otherwise a ``KeyError`` names the
-    keys and the sources. Frozen buffers ``frozen`` lacks keep the model's
-    own values (the sinusoid position table is computed, not loaded).
-    """
-    own = model.state_dict()
-    expected = set(tunable_state_dict(model))
-    missing = sorted(expected - set(tunable))
-    unexpected = sorted(set(tunable) - expected)
-    if missing or unexpected:
-        raise KeyError(
-            f'{tunable_source} does not match the trainable part of the '
-            f'model (was it trained with another method or head?): missing '
-            f'{_short(missing)}; unexpected {_short(unexpected)}')
-    frozen_params = frozen_param_names(model)
-    lacking = [k for k in frozen_params if k not in frozen]
-    if lacking:
-        raise KeyError(
-            f'{frozen_source} lacks {len(lacking)} frozen parameter(s) of the '
-            f'model: {_short(lacking)} (is it a checkpoint of this backbone '
-            'in mmaction2 layout? see tools/convert_ckpt.py)')
-    state = {}
-    for key, value in own.items():
-        if key in expected:
-            state[key] = tunable[key]
-        elif key in frozen:
-            state[key] = frozen[key]
-        else:
-            state[key] = value
-    return state
-
-
-def check_backbone_checksum(expected: str, actual: str, task: str,
-                            backbone: str) -> None:
-    """``BackboneMismatchError`` naming both checksums unless they agree."""
-    if expected != actual:
-        raise BackboneMismatchError(
-            f'{task} was trained on a backbone with checksum {expected}, but '
-            f'the frozen weights from {backbone} have checksum {actual}; '
-            'refusing to combine them (use the pretrained backbone file the '
-            'task was trained on)')
-
-
 def load_task_file(model: nn.Module,
                    task: 'TaskFile | str',
                    frozen: Optional[Mapping[str, Tensor]] = None,
@@ -379,19 +291,7 @@ def load_task_file(model: nn.Module,
     if isinstance(task, str):
         task = read_task_file(task)
     where = f'task file {task.path}' if task.path else 'the task file'
-    frozen = model.state_dict() if frozen is None else frozen
-    state = compose_state(model, task.state_dict, frozen, where,
-                          backbone_name)
-    check_backbone_checksum(task.backbone_checksum,
-                            frozen_checksum(model, state), where,
-                            backbone_name)
-    model.load_state_dict(state, strict=True, assign=assign)
+    restore_tunable_state(model, task.state_dict, frozen,
+                          task.backbone_checksum, where, backbone_name,
+                          assign=assign)
     return task
-
-
-def _short(keys: Iterable[str], limit: int = 8) -> str:
-    keys = list(keys)
-    if not keys:
-        return 'none'
-    more = f' ... ({len(keys)} in all)' if len(keys) > limit else ''
-    return ', '.join(keys[:limit]) + more

@@ -3,7 +3,7 @@ import math
 import pytest
 import torch
 
-from adaptformer_mm.peft import AdaptMLP
+from adaptformer_mm.peft import AdapterConfig, AdaptMLP
 
 
 def test_init_outputs_zero_and_down_is_linear_default():
@@ -22,11 +22,13 @@ def test_init_outputs_zero_and_down_is_linear_default():
 
 
 def test_one_adapter_has_99136_params_and_sweep_matches_paper():
-    assert sum(p.numel() for p in AdaptMLP(768, 64).parameters()) == 99_136
+    adapter = AdaptMLP(768, bottleneck=64)
+    assert sum(p.numel() for p in adapter.parameters()) == 99_136
     paper = {1: 0.03, 4: 0.08, 8: 0.16, 16: 0.30, 32: 0.60, 64: 1.19,
              128: 2.37, 256: 4.73, 512: 9.45}
     for r, millions in paper.items():
-        n = 12 * sum(p.numel() for p in AdaptMLP(768, r).parameters())
+        adapter = AdaptMLP(768, bottleneck=r)
+        n = 12 * sum(p.numel() for p in adapter.parameters())
         assert round(n / 1e6, 2) == millions, r
 
 
@@ -50,7 +52,7 @@ def test_learnable_scale_is_one_parameter():
     assert adapter.scale.item() == 1.0
     assert sum(p.numel() for p in adapter.parameters()) == (
         16 * 4 + 4 + 4 * 16 + 16 + 1)
-    assert 'scale' not in dict(AdaptMLP(16, 4).named_parameters())
+    assert 'scale' not in dict(AdaptMLP(16, bottleneck=4).named_parameters())
 
 
 def test_init_weights_restores_spec_init():
@@ -71,3 +73,18 @@ def test_bad_arguments_name_the_key(kwargs, key):
     with pytest.raises(ValueError, match=key.replace('(', r'\(').replace(
             ')', r'\)')):
         AdaptMLP(16, **kwargs)
+
+
+def test_module_reads_its_config():
+    cfg = AdapterConfig(bottleneck=4, scale=0.5, layernorm='in', dropout=0.2)
+    adapter = AdaptMLP(16, cfg)
+    assert adapter.config is cfg
+    assert adapter.down.out_features == 4 and adapter.scale == 0.5
+    assert adapter.norm_in is not None and adapter.dropout.p == 0.2
+    with pytest.raises(TypeError, match='not both'):
+        AdaptMLP(16, cfg, bottleneck=8)
+    with pytest.raises(TypeError, match='must be an AdapterConfig'):
+        AdaptMLP(16, 64)
+    with pytest.raises(ValueError, match=r"adapter_cfg has unknown field\(s\) "
+                       r"\['bottelneck'\]; valid fields: \['bottleneck'"):
+        AdaptMLP(16, bottelneck=4)

@@ -10,8 +10,8 @@ def count(module):
 
 def test_vit_b_counts_deep_and_shallow():
     fan_in = 3 * 2 * 16 * 16
-    assert count(PromptTokens(12, 50, 768, fan_in)) == 460_800
-    assert count(PromptTokens(1, 50, 768, fan_in)) == 38_400
+    assert count(PromptTokens(12, 768, fan_in, num_tokens=50)) == 460_800
+    assert count(PromptTokens(1, 768, fan_in, num_tokens=50)) == 38_400
 
 
 def test_xavier_bounds_2d_and_tubelet():
@@ -19,14 +19,15 @@ def test_xavier_bounds_2d_and_tubelet():
     assert xavier_prompt_bound(3 * 2 * 16 * 16, 768) == pytest.approx(
         0.051, abs=5e-4)
     torch.manual_seed(0)
-    prompts = PromptTokens(2, 100, 768, 3 * 2 * 16 * 16)
+    prompts = PromptTokens(2, 768, 3 * 2 * 16 * 16, num_tokens=100)
     bound = xavier_prompt_bound(3 * 2 * 16 * 16, 768)
     assert prompts.prompts.abs().max() <= bound
     assert prompts.prompts.abs().max() > 0.95 * bound
 
 
 def test_forward_shape_projection_and_per_sample_dropout():
-    prompts = PromptTokens(3, 5, 32, 48, project_dim=8, dropout=0.5)
+    prompts = PromptTokens(3, 32, 48, num_tokens=5, project_dim=8,
+                           dropout=0.5)
     assert prompts.prompts.shape == (3, 5, 8)
     assert count(prompts) == 3 * 5 * 8 + 8 * 32 + 32
     prompts.eval()
@@ -47,6 +48,6 @@ def test_forward_shape_projection_and_per_sample_dropout():
     (dict(project_dim=0), 'prompt_cfg.project_dim'),
 ])
 def test_bad_arguments_name_the_key(kwargs, key):
-    args = dict(num_sets=1, num_tokens=2, embed_dims=8, patch_fan_in=12)
+    args = dict(num_sets=1, embed_dims=8, patch_fan_in=12, num_tokens=2)
     with pytest.raises(ValueError, match=key):
         PromptTokens(**{**args, **kwargs})

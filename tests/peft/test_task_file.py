@@ -8,7 +8,8 @@ import pytest
 import torch
 from torch import nn
 
-from adaptformer_mm.peft import AdaptMLP, set_trainable, tunable_state_dict
+from adaptformer_mm.peft import (AdapterConfig, AdaptMLP, set_trainable,
+                                 tunable_state_dict)
 from adaptformer_mm.peft.task_file import (TASK_FILE_FORMAT,
                                            BackboneMismatchError,
                                            backbone_state, frozen_checksum,
@@ -203,4 +204,11 @@ def test_vit_b_adaptformer_64_task_file_is_under_6_mb(tmp_path):
     assert task.meta['tunable_params'] == 1_189_632 + 1_536 + 768 * 174 + 174
     assert osp.getsize(path) < 6 * 10**6
     assert task.method == 'AdaptFormerVideoViT'
-    assert task.meta['method_cfg']['adapter_cfg']['bottleneck'] == 64
+    # The metadata is the backbone's frozen config in plain form.
+    method_cfg = task.meta['method_cfg']
+    assert method_cfg['adapter_cfg'] == model.backbone.adapter_cfg.to_dict()
+    assert method_cfg['adapter_cfg']['bottleneck'] == 64
+    assert AdapterConfig.from_cfg(
+        read_task_file(path).meta['method_cfg']['adapter_cfg']) == \
+        model.backbone.adapter_cfg
+    assert method_cfg['tuning'] == 'peft' and method_cfg['train_fc_norm']

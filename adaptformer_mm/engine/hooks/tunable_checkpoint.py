@@ -6,7 +6,8 @@ A frozen ViT-B costs 350 MB per checkpoint although only ~5 MB of it changes.
 and ``max_keep_ckpts`` unchanged) hold only the trainable tensors, and writes
 a task file at the end of training. Loading such a checkpoint (``--resume``,
 ``load_from``, ``tools/test.py``) takes the frozen weights from the pretrained
-backbone and refuses a backbone with another checksum.
+backbone and refuses a backbone with another checksum, along the one restore
+path of :mod:`adaptformer_mm.peft.tunable_state`.
 """
 import os.path as osp
 from collections import OrderedDict
@@ -19,22 +20,13 @@ from mmengine.registry import HOOKS
 
 from adaptformer_mm.compat.checkpoint_loading import safe_torch_load
 from adaptformer_mm.peft import tunable_state_dict
-from adaptformer_mm.peft.task_file import (TUNABLE_ONLY_KEY, backbone_state,
-                                           check_backbone_checksum,
-                                           compose_state, frozen_checksum,
+from adaptformer_mm.peft.task_file import (TUNABLE_ONLY_KEY,
                                            tunable_only_info, write_task_file)
-
-
-def pretrained_backbone_file(cfg) -> Optional[str]:
-    """``model.backbone.init_cfg.checkpoint`` of a config when its init is
-    ``Pretrained``, else None."""
-    init_cfg = cfg.get('model', {}).get('backbone', {}).get('init_cfg')
-    if isinstance(init_cfg, (list, tuple)):
-        init_cfg = next((c for c in init_cfg
-                         if c.get('type') == 'Pretrained'), None)
-    if init_cfg and init_cfg.get('type') == 'Pretrained':
-        return init_cfg.get('checkpoint')
-    return None
+# pretrained_backbone_file is re-exported here for tools that import it
+# from this module.
+from adaptformer_mm.peft.tunable_state import (  # noqa: F401
+    backbone_state, complete_tunable_state, frozen_checksum,
+    pretrained_backbone_file)
 
 
 @HOOKS.register_module()
@@ -151,17 +143,11 @@ class TunableCheckpointHook(Hook):
                       f'{pretrained_backbone_file(runner.cfg) or "none"})')
             frozen = model.state_dict()
         what = 'the loaded checkpoint (trainable tensors only)'
-        state = compose_state(model, checkpoint['state_dict'], frozen,
-                              what, source)
-        check_backbone_checksum(info['backbone_checksum'],
-                                frozen_checksum(model, state), what, source)
-        # An OrderedDict keeps torch's per-module versions (``_metadata``).
-        loaded = checkpoint['state_dict']
-        completed = OrderedDict(state)
-        metadata = getattr(loaded, '_metadata', None)
-        if metadata is not None:
-            completed._metadata = metadata
-        checkpoint['state_dict'] = completed
+        # The Runner loads the completed state itself, right after this hook
+        # (keeping torch's per-module versions, ``_metadata``).
+        checkpoint['state_dict'] = complete_tunable_state(
+            model, checkpoint['state_dict'], frozen,
+            info['backbone_checksum'], what, source)
         runner.logger.info(
             f'tunable-only checkpoint: trainable tensors from the file, '
             f'frozen ones from {source} (checksum '

@@ -1,10 +1,10 @@
 """AdaptFormer on mmaction2's VideoMAE ViT (arXiv 2205.13535)."""
 from mmaction.registry import MODELS
 
-from .adaptformer import ADAPTER_DEFAULTS, ADAPTER_MODES, AdaptFormerMixin
+from .adaptformer import AdaptFormerMixin
 from .tunable_video_vit import TunableVideoViT
 
-__all__ = ['AdaptFormerVideoViT', 'ADAPTER_DEFAULTS', 'ADAPTER_MODES']
+__all__ = ['AdaptFormerVideoViT']
 
 
 @MODELS.register_module()
@@ -16,8 +16,8 @@ class AdaptFormerVideoViT(AdaptFormerMixin, TunableVideoViT):
     ``tuning='peft'`` the adapters, ``fc_norm`` and the head train.
 
     Args:
-        adapter_cfg (dict): Overrides of ``bottleneck=64, scale=0.1,
-            learnable_scale=False, layernorm='none', dropout=0.0,
+        adapter_cfg (dict | AdapterConfig): Overrides of ``bottleneck=64,
+            scale=0.1, learnable_scale=False, layernorm='none', dropout=0.0,
             mode='parallel', layers=None``.
         **kwargs: :class:`TunableVideoViT` and mmaction2
             ``VisionTransformer`` arguments.

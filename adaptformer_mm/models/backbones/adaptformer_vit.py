@@ -18,8 +18,8 @@ class AdaptFormerViT(AdaptFormerMixin, TunableViT):
     train; the final norm ``ln1`` stays frozen unless ``train_final_norm``.
 
     Args:
-        adapter_cfg (dict): Overrides of ``bottleneck=64, scale=0.1,
-            learnable_scale=False, layernorm='none', dropout=0.1,
+        adapter_cfg (dict | AdapterConfig): Overrides of ``bottleneck=64,
+            scale=0.1, learnable_scale=False, layernorm='none', dropout=0.1,
             mode='parallel', layers=None``.
         **kwargs: :class:`TunableViT` and mmpretrain ``VisionTransformer``
             arguments.

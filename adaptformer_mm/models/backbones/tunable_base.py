@@ -35,22 +35,47 @@ from adaptformer_mm.peft import (ParamSummary, keep_in_eval, set_trainable,
 TUNINGS = ('peft', 'full')
 
 
-def bind_stock_kwargs(owner: str, stock_init, kwargs: dict,
-                      own_args: Sequence[str]) -> Dict[str, object]:
-    """All arguments of the stock ``__init__`` with defaults applied.
+def own_arguments(cls: type) -> Tuple[str, ...]:
+    """Keyword arguments ``cls`` takes beyond its stock backbone
+    (``cls.stock_backbone``): those of every ``__init__`` in its MRO before
+    the stock class (the tunable backbone, then method mixins such as
+    ``adapter_cfg``), read from their signatures, base-most class first.
 
-    Unknown keywords are a ``TypeError`` naming them and every valid one, so a
-    misspelt config key fails at build instead of being ignored.
+    This is what a stock-model builder must drop from a config of ``cls`` (a
+    benchmark baseline, say) and what error messages list as valid.
     """
-    signature = inspect.signature(stock_init)
+    stock = cls.stock_backbone
+    mro = cls.__mro__
+    names: List[str] = []
+    for klass in reversed(mro[:mro.index(stock)]):
+        init = klass.__dict__.get('__init__')
+        if init is None:
+            continue
+        for name, param in inspect.signature(init).parameters.items():
+            if name != 'self' and param.kind not in (
+                    inspect.Parameter.VAR_KEYWORD,
+                    inspect.Parameter.VAR_POSITIONAL) and name not in names:
+                names.append(name)
+    return tuple(names)
+
+
+def bind_stock_kwargs(cls: type, kwargs: dict) -> Dict[str, object]:
+    """All arguments of ``cls.stock_backbone.__init__`` with defaults applied.
+
+    Unknown keywords are a ``TypeError`` naming them and every valid one (the
+    stock arguments and :func:`own_arguments`), so a misspelt config key
+    fails at build instead of being ignored.
+    """
+    signature = inspect.signature(cls.stock_backbone.__init__)
     stock_args = [
         name for name, p in signature.parameters.items()
         if name != 'self' and p.kind is not inspect.Parameter.VAR_KEYWORD
     ]
     unknown = sorted(set(kwargs) - set(stock_args))
     if unknown:
-        raise TypeError(f'{owner} got unknown argument(s) {unknown}; valid: '
-                        f'{stock_args} and {", ".join(own_args)}')
+        raise TypeError(f'{cls.__name__} got unknown argument(s) {unknown}; '
+                        f'valid: {stock_args} and '
+                        f'{", ".join(own_arguments(cls))}')
     bound = signature.bind_partial(None, **kwargs)
     bound.apply_defaults()
     return dict(bound.arguments)
@@ -71,6 +96,8 @@ class TunableBackboneMixin:
 
     #: Tool that converts checkpoints for this backbone (named in warnings).
     convert_hint = 'tools/convert_ckpt.py'
+    #: The stock ViT class this backbone extends (set by each backbone).
+    stock_backbone: type = object
 
     # ------------------------------------------------------------ building
     def setup_tunable(self, tuning: str, trained_stock: Iterable[str],

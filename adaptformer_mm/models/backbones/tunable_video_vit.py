@@ -33,8 +33,6 @@ from .tunable_base import (TUNINGS, TunableBackboneMixin, bind_stock_kwargs,
                            check_tuning)
 
 ATTN_IMPLS = ('sdpa', 'eager')
-_OWN_ARGS = ('tuning', 'train_fc_norm', 'attn_impl', 'with_cp',
-             'skip_frozen_grad')
 
 __all__ = ['TunableVideoViT', 'TUNINGS', 'ATTN_IMPLS']
 
@@ -75,6 +73,8 @@ class TunableVideoViT(TunableBackboneMixin, VisionTransformer):
         ``return_feat_map=True``.
     """
 
+    stock_backbone = VisionTransformer
+
     def __init__(self,
                  *,
                  tuning: str = 'peft',
@@ -83,9 +83,7 @@ class TunableVideoViT(TunableBackboneMixin, VisionTransformer):
                  with_cp: bool = False,
                  skip_frozen_grad: bool = True,
                  **kwargs) -> None:
-        stock = bind_stock_kwargs(
-            type(self).__name__, VisionTransformer.__init__, kwargs,
-            _OWN_ARGS)
+        stock = bind_stock_kwargs(type(self), kwargs)
         check_tuning(tuning)
         if attn_impl not in ATTN_IMPLS:
             raise ValueError(

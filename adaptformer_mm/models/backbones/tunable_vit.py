@@ -24,8 +24,6 @@ from torch import Tensor, nn
 
 from .tunable_base import TunableBackboneMixin, bind_stock_kwargs, check_tuning
 
-_OWN_ARGS = ('tuning', 'train_final_norm', 'with_cp', 'skip_frozen_grad')
-
 __all__ = ['TunableViT']
 
 
@@ -62,6 +60,7 @@ class TunableViT(TunableBackboneMixin, VisionTransformer):
     """
 
     convert_hint = 'tools/convert_image_ckpt.py'
+    stock_backbone = VisionTransformer
 
     def __init__(self,
                  *,
@@ -70,9 +69,7 @@ class TunableViT(TunableBackboneMixin, VisionTransformer):
                  with_cp: bool = False,
                  skip_frozen_grad: bool = True,
                  **kwargs) -> None:
-        stock = bind_stock_kwargs(
-            type(self).__name__, VisionTransformer.__init__, kwargs,
-            _OWN_ARGS)
+        stock = bind_stock_kwargs(type(self), kwargs)
         check_tuning(tuning)
         if stock['frozen_stages'] != -1:
             raise ValueError(

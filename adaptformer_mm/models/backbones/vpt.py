@@ -6,21 +6,14 @@ backbone tells it how many tokens precede the prompts (``prompt_offset``:
 removes the prompts with :meth:`VPTMixin.strip_prompts` before pooling.
 """
 import math
-from typing import Iterator, Optional
+from typing import Iterator, Union
 
 import torch
 from torch import Tensor, nn
 
-from adaptformer_mm.peft import PromptTokens, check_prompt_args
-from .utils import check_layers, merge_cfg
+from adaptformer_mm.peft import PromptConfig, PromptTokens
 
-PROMPT_DEFAULTS = dict(
-    num_tokens=1,
-    deep=True,
-    dropout=0.0,
-    init='uniform',
-    project_dim=None,
-    layers=None)
+__all__ = ['VPTMixin', 'PromptConfig']
 
 
 class VPTMixin:
@@ -42,30 +35,23 @@ class VPTMixin:
     v = 0.0625 at d=768; ``3*2*16*16`` for a 2x16x16 video tubelet: 0.051).
 
     Args:
-        prompt_cfg (dict): Overrides of ``num_tokens=1, deep=True,
-            dropout=0.0, init='uniform', project_dim=None, layers=None``.
+        prompt_cfg (dict | PromptConfig): Overrides of ``num_tokens=1,
+            deep=True, dropout=0.0, init='uniform', project_dim=None,
+            layers=None`` (see :class:`~adaptformer_mm.peft.PromptConfig`).
             ``layers`` (deep only) lists the blocks that get a prompt set;
             None means every block. ViT-B with 50 tokens: 460,800 parameters
-            deep, 38,400 shallow.
+            deep, 38,400 shallow. Kept as the frozen ``self.prompt_cfg``; the
+            prompted blocks, resolved against the depth, are
+            ``self.prompt_layers``.
         **kwargs: Arguments of the backbone the mixin is combined with.
     """
 
-    def __init__(self, *, prompt_cfg: Optional[dict] = None, **kwargs):
-        cfg = merge_cfg('prompt_cfg', PROMPT_DEFAULTS, prompt_cfg)
-        check_prompt_args(
-            num_tokens=cfg['num_tokens'],
-            init=cfg['init'],
-            dropout=cfg['dropout'],
-            project_dim=cfg['project_dim'])
-        if not isinstance(cfg['deep'], bool):
-            raise ValueError(
-                f'prompt_cfg.deep must be True or False, got {cfg["deep"]!r}')
-        if not cfg['deep'] and cfg['layers'] is not None:
-            raise ValueError(
-                'prompt_cfg.layers is only valid with deep=True (shallow '
-                f'VPT prompts block 0 only), got {cfg["layers"]!r}')
+    def __init__(self,
+                 *,
+                 prompt_cfg: Union[None, dict, PromptConfig] = None,
+                 **kwargs):
         # Read by build_method_modules() during super().__init__.
-        self.prompt_cfg = cfg
+        self.prompt_cfg = PromptConfig.from_cfg(prompt_cfg)
         super().__init__(**kwargs)
 
     @property
@@ -75,26 +61,19 @@ class VPTMixin:
 
     def build_method_modules(self) -> None:
         cfg = self.prompt_cfg
-        if cfg['deep']:
-            cfg['layers'] = check_layers('prompt_cfg.layers', cfg['layers'],
-                                         len(self.tunable_blocks))
-        else:
-            cfg['layers'] = [0]
+        self.prompt_layers = cfg.resolve_layers(len(self.tunable_blocks))
         fan_in = math.prod(self.patch_embed.projection.weight.shape[1:])
         self.prompts = PromptTokens(
-            num_sets=len(cfg['layers']),
-            num_tokens=cfg['num_tokens'],
+            num_sets=len(self.prompt_layers),
             embed_dims=self.embed_dims,
             patch_fan_in=fan_in,
-            init=cfg['init'],
-            dropout=cfg['dropout'],
-            project_dim=cfg['project_dim'])
+            config=cfg)
         # block index -> prompt set index
-        self._prompt_slot = {b: s for s, b in enumerate(cfg['layers'])}
+        self._prompt_slot = {b: s for s, b in enumerate(self.prompt_layers)}
 
     @property
     def num_prompt_tokens(self) -> int:
-        return self.prompt_cfg['num_tokens']
+        return self.prompt_cfg.num_tokens
 
     def forward_block(self, index: int, x: Tensor) -> Tensor:
         slot = self._prompt_slot.get(index)

@@ -5,9 +5,9 @@ from mmaction.registry import MODELS
 from torch import Tensor
 
 from .tunable_video_vit import TunableVideoViT
-from .vpt import PROMPT_DEFAULTS, VPTMixin
+from .vpt import VPTMixin
 
-__all__ = ['VPTVideoViT', 'PROMPT_DEFAULTS']
+__all__ = ['VPTVideoViT']
 
 
 @MODELS.register_module()
@@ -26,8 +26,9 @@ class VPTVideoViT(VPTMixin, TunableVideoViT):
     includes the tubelet depth (the 2D value would be 0.0625).
 
     Args:
-        prompt_cfg (dict): Overrides of ``num_tokens=1, deep=True,
-            dropout=0.0, init='uniform', project_dim=None, layers=None``.
+        prompt_cfg (dict | PromptConfig): Overrides of ``num_tokens=1,
+            deep=True, dropout=0.0, init='uniform', project_dim=None,
+            layers=None``.
         **kwargs: :class:`TunableVideoViT` and mmaction2
             ``VisionTransformer`` arguments.
     """

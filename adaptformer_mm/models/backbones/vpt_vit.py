@@ -28,8 +28,9 @@ class VPTViT(VPTMixin, TunableViT):
     (VPT's Xavier bound of the patch projection).
 
     Args:
-        prompt_cfg (dict): Overrides of ``num_tokens=1, deep=True,
-            dropout=0.0, init='uniform', project_dim=None, layers=None``.
+        prompt_cfg (dict | PromptConfig): Overrides of ``num_tokens=1,
+            deep=True, dropout=0.0, init='uniform', project_dim=None,
+            layers=None``.
         **kwargs: :class:`TunableViT` and mmpretrain ``VisionTransformer``
             arguments.
     """
