@@ -15,16 +15,6 @@ def stock_block_step(layer, adapter, x, mode):
 
 
 @pytest.mark.parametrize('mode', ['parallel', 'sequential'])
-@pytest.mark.parametrize('out_type', ['cls_token', 'avg_featmap'])
-def test_zero_init_equals_stock(image_tiny, images, mode, out_type):
-    stock = image_tiny.stock(out_type=out_type)
-    model = image_tiny.like(AdaptFormerViT, stock, out_type=out_type,
-                            adapter_cfg=dict(mode=mode)).eval()
-    with torch.no_grad():
-        assert (model(images)[0] - stock(images)[0]).abs().max() <= 1e-5
-
-
-@pytest.mark.parametrize('mode', ['parallel', 'sequential'])
 def test_each_block_computes_the_spec_formula(
         image_tiny, images, mode, randomize_adapters):
     stock = image_tiny.stock()
@@ -63,15 +53,6 @@ def test_vit_b_adapter_count_and_summary():
     assert 'layers.{0-11}.adaptmlp' in summary.format()
     assert summary.headline().startswith('trainable params: 1,189,632 || ')
     assert model.layers[0].adaptmlp.dropout.p == 0.1
-
-
-def test_gradients_reach_adapters_only(image_tiny, images):
-    model = AdaptFormerViT(**image_tiny.kwargs).train()
-    model(images)[0].pow(2).sum().backward()
-    with_grad = {n for n, p in model.named_parameters() if p.grad is not None}
-    assert with_grad == {n for n, _ in model.named_parameters()
-                         if 'adaptmlp' in n}
-    assert model.layers[0].adaptmlp.up.weight.grad.abs().sum() > 0
 
 
 @pytest.mark.parametrize('adapter_cfg, match', [

@@ -19,23 +19,19 @@ def capture_logs(monkeypatch):
     return logs
 
 
-def test_linear_probe_and_full_are_configurations(image_tiny):
-    probe = TunableViT(**image_tiny.kwargs)
-    assert trainable(probe) == set()  # the classifier's neck/head train
-    assert probe.first_grad_block() == 2
-    norm = TunableViT(**image_tiny.kwargs, train_final_norm=True)
-    assert trainable(norm) == {'ln1.weight', 'ln1.bias'}
+def test_train_final_norm_follows_the_output_and_sets_the_graph_start(
+        image_tiny):
+    # The probe / final-norm / full trainable sets are in test_contract.py.
     pooled = TunableViT(**image_tiny.kwargs, train_final_norm=True,
                         out_type='avg_featmap')
     assert trainable(pooled) == {'ln2.weight', 'ln2.bias'}
-    full = TunableViT(**image_tiny.kwargs, tuning='full')
-    assert trainable(full) == {n for n, _ in full.named_parameters()}
-    assert full.first_grad_block() == -1
+    assert TunableViT(**image_tiny.kwargs).first_grad_block() == 2
+    assert TunableViT(**image_tiny.kwargs,
+                      tuning='full').first_grad_block() == -1
 
 
 @pytest.mark.parametrize('overrides', [
-    dict(),
-    dict(out_type='avg_featmap'),
+    dict(out_type='avg_featmap'),  # default options: test_contract.py
     dict(out_type='featmap', final_norm=False),
     dict(out_type='raw', out_indices=[0, 1]),
     dict(layer_scale_init_value=0.1),

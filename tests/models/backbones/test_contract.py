@@ -1,0 +1,404 @@
+"""The contract every registered backbone x method satisfies.
+
+One row per backbone and method (plus a few option variants); every check
+below runs on every row, so a new backbone or method is one new ``Row``
+(``test_every_registered_backbone_has_a_row`` fails until it has one). What
+is particular to a method (its equations, oracle values, errors) stays in the
+``test_<method>_<backbone>.py`` files beside this one.
+
+The contract:
+
+1. the trainable set is decided at build and is what the row says (method
+   tensors plus the named stock modules, or everything for full tuning); it
+   does not move with ``init_weights``, loading or ``train()``;
+2. with the stock model's weights, the output at init equals the stock
+   mmaction2 / mmpretrain ``VisionTransformer`` (VPT rows: differs, see
+   ``Row.equals_stock_at_init``);
+3. after a training step, every frozen tensor is bit-identical and every
+   trainable one moved;
+4. the tunable-only state holds exactly the trainable tensors and restores a
+   fresh model to the trained one, bit for bit, through a weights-only file;
+5. parameter counts equal formulas written here;
+6. gradients reach exactly the trainable tensors.
+
+Models are tiny (embed 64, depth 2, 64x64 frames, 16x16 patches); every
+vector of the stock model is random so no identity LayerNorm or zero bias
+hides a mistake.
+"""
+import copy
+import io
+from dataclasses import dataclass, field
+from typing import Optional, Tuple
+
+import pytest
+import torch
+import torch.nn.functional as F
+from mmaction.models.backbones.vit_mae import \
+    VisionTransformer as VideoStock
+from mmaction.registry import MODELS as VIDEO_MODELS
+from mmpretrain.models import VisionTransformer as ImageStock
+from mmpretrain.registry import MODELS as IMAGE_MODELS
+from torch import nn
+
+import adaptformer_mm.models.backbones as backbones
+from adaptformer_mm.peft import (load_tunable_state_dict,
+                                 summarize_parameters, tunable_state_dict)
+
+# ------------------------------------------------------------ sizes, counts
+D, L, HEADS = 64, 2, 4  # width, depth, heads
+SIZE, PATCH, FRAMES, TUBELET = 64, 16, 4, 2
+N = (SIZE // PATCH)**2  # patches per frame
+R, P = 8, 3  # adapter bottleneck, prompt tokens per set
+
+NORM = 2 * D  # one LayerNorm
+# VideoMAE: Conv3d tubelet embedding; blocks with qkv (no bias) + q/v bias,
+# proj, 4x MLP, two norms; fc_norm after mean pooling; the sinusoid table is
+# a buffer.
+VIDEO_BLOCK = 3 * D * D + 2 * D + (D * D + D) + (8 * D * D + 5 * D) + 2 * NORM
+VIDEO_STOCK = (3 * TUBELET * PATCH * PATCH * D + D) + L * VIDEO_BLOCK + NORM
+# mmpretrain ViT: Conv2d patch embedding, CLS, learnable table for 1 + N
+# tokens; layers with biased qkv, proj, 4x FFN, two norms; one final norm
+# (ln1, or ln2 with out_type='avg_featmap' and final_norm=False).
+IMAGE_BLOCK = (3 * D * D + 3 * D) + (D * D + D) + (8 * D * D + 5 * D) + \
+    2 * NORM
+IMAGE_STOCK = (3 * PATCH * PATCH * D + D) + D + (1 + N) * D + \
+    L * IMAGE_BLOCK + NORM
+# AdaptMLP: down (d -> r) and up (r -> d), both with bias, fixed scale.
+ADAPTER = (D * R + R) + (R * D + D)
+# VPT: p tokens of width d per prompted block.
+PROMPTS = P * D
+
+
+@dataclass(frozen=True)
+class Domain:
+    """A stock ViT family: its registry (and scope), stock class, tiny
+    size, input."""
+    name: str
+    registry: object
+    scope: str
+    stock_cls: type
+    kwargs: dict
+    input_shape: Tuple[int, ...]
+    stock_params: int  # formula above
+
+
+VIDEO = Domain(
+    'video', VIDEO_MODELS, 'mmaction', VideoStock,
+    dict(img_size=SIZE, patch_size=PATCH, embed_dims=D, depth=L,
+         num_heads=HEADS, num_frames=FRAMES, tubelet_size=TUBELET),
+    (2, 3, FRAMES, SIZE, SIZE), VIDEO_STOCK)
+IMAGE = Domain(
+    'image', IMAGE_MODELS, 'mmpretrain', ImageStock,
+    dict(arch=dict(embed_dims=D, num_layers=L, num_heads=HEADS,
+                   feedforward_channels=4 * D),
+         img_size=SIZE, patch_size=PATCH),
+    (2, 3, SIZE, SIZE), IMAGE_STOCK)
+
+
+@dataclass(frozen=True)
+class Row:
+    """One registered backbone with one method configuration.
+
+    Args:
+        id: Test id.
+        domain: ``VIDEO`` or ``IMAGE``.
+        type: Registered name.
+        added: Parameters the method adds to the stock model (formula).
+        trainable: Trainable parameters (formula).
+        trained_stock: Stock modules that train under ``tuning='peft'``;
+            ``None`` means full tuning (everything trains).
+        stock: Arguments shared with the stock model.
+        own: Arguments of the tunable backbone only.
+        equals_stock_at_init: False for VPT: its prompts join attention from
+            the first step (VPT Sec. 3.2), so no init reproduces the stock
+            output.
+    """
+    id: str
+    domain: Domain
+    type: str
+    added: int
+    trainable: int
+    trained_stock: Optional[Tuple[str, ...]] = ()
+    stock: dict = field(default_factory=dict)
+    own: dict = field(default_factory=dict)
+    equals_stock_at_init: bool = True
+
+
+ADAPT = dict(bottleneck=R)
+ROWS = [
+    # ------------------------------------------------------------ video
+    Row('tunable-video-probe', VIDEO, 'TunableVideoViT', added=0,
+        trainable=NORM, trained_stock=('fc_norm', )),
+    Row('tunable-video-probe-eager', VIDEO, 'TunableVideoViT', added=0,
+        trainable=NORM, trained_stock=('fc_norm', ),
+        own=dict(attn_impl='eager')),
+    Row('tunable-video-frozen-norm', VIDEO, 'TunableVideoViT', added=0,
+        trainable=0, own=dict(train_fc_norm=False)),
+    Row('tunable-video-full', VIDEO, 'TunableVideoViT', added=0,
+        trainable=VIDEO_STOCK, trained_stock=None, own=dict(tuning='full')),
+    Row('adaptformer-video', VIDEO, 'AdaptFormerVideoViT', added=L * ADAPTER,
+        trainable=L * ADAPTER + NORM, trained_stock=('fc_norm', ),
+        own=dict(adapter_cfg=ADAPT)),
+    Row('adaptformer-video-sequential-block1', VIDEO, 'AdaptFormerVideoViT',
+        added=ADAPTER, trainable=ADAPTER + NORM, trained_stock=('fc_norm', ),
+        own=dict(adapter_cfg=dict(ADAPT, mode='sequential', layers=[1]))),
+    Row('adaptformer-video-full', VIDEO, 'AdaptFormerVideoViT',
+        added=L * ADAPTER, trainable=VIDEO_STOCK + L * ADAPTER,
+        trained_stock=None, own=dict(tuning='full', adapter_cfg=ADAPT)),
+    Row('vpt-video-deep', VIDEO, 'VPTVideoViT', added=L * PROMPTS,
+        trainable=L * PROMPTS + NORM, trained_stock=('fc_norm', ),
+        own=dict(prompt_cfg=dict(num_tokens=P)), equals_stock_at_init=False),
+    # ------------------------------------------------------------ image
+    Row('tunable-image-probe', IMAGE, 'TunableViT', added=0, trainable=0),
+    Row('tunable-image-final-norm', IMAGE, 'TunableViT', added=0,
+        trainable=NORM, trained_stock=('ln1', ),
+        own=dict(train_final_norm=True)),
+    Row('tunable-image-full', IMAGE, 'TunableViT', added=0,
+        trainable=IMAGE_STOCK, trained_stock=None, own=dict(tuning='full')),
+    Row('adaptformer-image', IMAGE, 'AdaptFormerViT', added=L * ADAPTER,
+        trainable=L * ADAPTER, own=dict(adapter_cfg=ADAPT)),
+    Row('adaptformer-image-sequential-avg', IMAGE, 'AdaptFormerViT',
+        added=L * ADAPTER, trainable=L * ADAPTER,
+        stock=dict(out_type='avg_featmap', final_norm=False),
+        own=dict(adapter_cfg=dict(ADAPT, mode='sequential'))),
+    Row('vpt-image-deep', IMAGE, 'VPTViT', added=L * PROMPTS,
+        trainable=L * PROMPTS, own=dict(prompt_cfg=dict(num_tokens=P)),
+        equals_stock_at_init=False),
+    Row('vpt-image-shallow', IMAGE, 'VPTViT', added=PROMPTS,
+        trainable=PROMPTS,
+        own=dict(prompt_cfg=dict(num_tokens=P, deep=False)),
+        equals_stock_at_init=False),
+]
+LABELS = torch.tensor([0, 2])
+
+
+# ------------------------------------------------------------------ helpers
+def randomize_vectors(model: nn.Module, seed: int) -> None:
+    """Every vector (norms, biases), CLS and position table random."""
+    torch.manual_seed(seed)
+    with torch.no_grad():
+        for module in model.modules():
+            for name, param in module.named_parameters(recurse=False):
+                if param.dim() > 1 and name not in ('cls_token', 'pos_embed'):
+                    continue  # matrices keep their init
+                param.normal_(0.0, 0.2)
+                if isinstance(module, nn.LayerNorm) and name == 'weight':
+                    param.add_(1.0)
+
+
+def make_stock(row: Row) -> nn.Module:
+    """The stock pretrained model of ``row`` (random vectors, eval)."""
+    torch.manual_seed(0)
+    stock = row.domain.stock_cls(
+        **copy.deepcopy(dict(row.domain.kwargs, **row.stock)))
+    randomize_vectors(stock, seed=0)
+    stock.eval()  # mmpretrain's train() returns None: no chaining
+    return stock
+
+
+def build(row: Row, seed: int = 0) -> nn.Module:
+    """``row``'s backbone through its registry, as a config builds it (the
+    scope is pinned: another test may have set mmengine's default one)."""
+    torch.manual_seed(seed)
+    return row.domain.registry.build(
+        copy.deepcopy(
+            dict(type=row.type, _scope_=row.domain.scope,
+                 **row.domain.kwargs, **row.stock, **row.own)))
+
+
+def build_pretrained(row: Row, stock: nn.Module, seed: int = 0) -> nn.Module:
+    """Built, initialised, then given the stock weights (method modules keep
+    their init); every stock key must load into the same name."""
+    model = build(row, seed)
+    model.init_weights()
+    missing, unexpected = model.load_state_dict(
+        stock.state_dict(), strict=False)
+    assert unexpected == []
+    assert not set(missing) & set(stock.state_dict())
+    return model
+
+
+def added_names(model: nn.Module, stock: nn.Module) -> set:
+    return {n for n, _ in model.named_parameters()} - \
+        {n for n, _ in stock.named_parameters()}
+
+
+def expected_trainable(row: Row, model: nn.Module, stock: nn.Module) -> set:
+    names = {n for n, _ in model.named_parameters()}
+    if row.trained_stock is None:
+        return names
+    prefixes = tuple(m + '.' for m in row.trained_stock)
+    return added_names(model, stock) | {
+        n for n, _ in stock.named_parameters() if n.startswith(prefixes)}
+
+
+def trainable(model: nn.Module) -> set:
+    return {n for n, p in model.named_parameters() if p.requires_grad}
+
+
+def randomize_added(model: nn.Module, stock: nn.Module, seed: int = 3):
+    """Random method tensors, as after training (at init AdaptMLP's up is
+    zero, which would leave its down without gradient)."""
+    names = added_names(model, stock)
+    torch.manual_seed(seed)
+    with torch.no_grad():
+        for name, param in model.named_parameters():
+            if name in names:
+                param.normal_(0.0, 0.3)
+
+
+def feature(out) -> torch.Tensor:
+    """``(B, d)`` feature of a video (tensor) or image (tuple) output."""
+    return out if torch.is_tensor(out) else out[-1]
+
+
+def as_tuple(out) -> tuple:
+    return (out, ) if torch.is_tensor(out) else tuple(out)
+
+
+def inputs(row: Row) -> torch.Tensor:
+    torch.manual_seed(1)
+    return torch.randn(*row.domain.input_shape)
+
+
+def loss_of(model: nn.Module, head: nn.Module, x) -> torch.Tensor:
+    return F.cross_entropy(head(feature(model(x))), LABELS)
+
+
+def training_step(model: nn.Module, x) -> None:
+    """One SGD step of backbone + linear head (the head always trains, so a
+    frozen-backbone row still takes a real step)."""
+    torch.manual_seed(2)
+    head = nn.Linear(D, 3)
+    model.train()
+    params = [p for p in model.parameters() if p.requires_grad]
+    optimizer = torch.optim.SGD(params + list(head.parameters()), lr=0.1)
+    optimizer.zero_grad()
+    loss_of(model, head, x).backward()
+    optimizer.step()
+
+
+@pytest.fixture(params=ROWS, ids=[r.id for r in ROWS])
+def row(request):
+    return request.param
+
+
+@pytest.fixture
+def stock(row):
+    return make_stock(row)
+
+
+# ------------------------------------------------------------------- checks
+def test_every_registered_backbone_has_a_row():
+    registered = {
+        name for name in backbones.__all__
+        if isinstance(getattr(backbones, name), type)
+        and issubclass(getattr(backbones, name), nn.Module)
+    }
+    assert {r.type for r in ROWS} == registered
+    assert {r.type for r in ROWS if r.trained_stock is not None} == \
+        registered, 'every backbone needs a parameter-efficient row'
+    for domain in (VIDEO, IMAGE):
+        assert any(r.domain is domain and r.trained_stock is None
+                   for r in ROWS), f'{domain.name}: no full-tuning row'
+    for r in ROWS:
+        assert r.domain.registry.get(r.type) is getattr(backbones, r.type)
+
+
+def test_trainable_set_is_decided_at_build(row, stock):
+    model = build(row)
+    expected = expected_trainable(row, model, stock)
+    assert trainable(model) == expected
+    assert bool(added_names(model, stock)) == (row.added > 0)
+    model.init_weights()
+    model.load_state_dict(stock.state_dict(), strict=False)
+    model.train()
+    assert trainable(model) == expected
+    model.eval()
+    assert trainable(model) == expected
+
+
+def test_output_at_init_against_the_stock_model(row, stock):
+    model = build_pretrained(row, stock)
+    model.eval()
+    x = inputs(row)
+    with torch.no_grad():
+        outs, refs = as_tuple(model(x)), as_tuple(stock(x))
+    assert len(outs) == len(refs)
+    for out, ref in zip(outs, refs):
+        assert out.shape == ref.shape
+        diff = (out - ref).abs().max()
+        if row.equals_stock_at_init:
+            assert diff <= 1e-5
+        else:
+            assert diff > 1e-3  # the prompts do act
+
+
+def test_frozen_tensors_bit_identical_after_a_training_step(row, stock):
+    model = build_pretrained(row, stock)
+    randomize_added(model, stock)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    training_step(model, inputs(row))
+    after = model.state_dict()
+    assert set(after) == set(before)
+    changed = {k for k in before if not torch.equal(before[k], after[k])}
+    assert changed == trainable(model)  # frozen ones (and buffers) equal
+
+
+def test_tunable_only_state_round_trip(row, stock):
+    trained = build_pretrained(row, stock, seed=0)
+    randomize_added(trained, stock)
+    training_step(trained, inputs(row))
+    buffer = io.BytesIO()
+    torch.save(tunable_state_dict(trained), buffer)
+    buffer.seek(0)
+    state = torch.load(buffer, weights_only=True)
+
+    params = dict(trained.named_parameters())
+    assert {k for k in state if k in params} == trainable(trained)
+    assert sum(state[k].numel() for k in state if k in params) == \
+        row.trainable
+    if row.trained_stock is not None:  # only method / trained stock state
+        assert set(state) == trainable(trained)
+
+    fresh = build_pretrained(row, stock, seed=1)
+    reference = trained.state_dict()
+    if row.trainable:
+        assert any(not torch.equal(v, reference[k])
+                   for k, v in fresh.state_dict().items())
+    assert load_tunable_state_dict(fresh, state) == ([], [])
+    restored = fresh.state_dict()
+    assert set(restored) == set(reference)
+    for key, value in reference.items():
+        assert torch.equal(restored[key], value), key
+    trained.eval()
+    fresh.eval()
+    x = inputs(row)
+    with torch.no_grad():
+        for a, b in zip(as_tuple(trained(x)), as_tuple(fresh(x))):
+            assert torch.equal(a, b)
+
+
+def test_parameter_counts_follow_the_formulas(row, stock):
+    assert sum(p.numel() for p in stock.parameters()) == \
+        row.domain.stock_params
+    model = build(row)
+    summary = summarize_parameters(model)
+    assert summary.total == row.domain.stock_params + row.added
+    assert summary.trainable == row.trainable
+    assert model.tunable_summary().headline() == summary.headline()
+
+
+def test_gradients_reach_exactly_the_trainable_tensors(row, stock):
+    model = build_pretrained(row, stock)
+    randomize_added(model, stock)
+    model.train()
+    torch.manual_seed(2)
+    head = nn.Linear(D, 3)
+    loss_of(model, head, inputs(row)).backward()
+    with_grad = {n for n, p in model.named_parameters() if p.grad is not None}
+    assert with_grad == trainable(model)
+    silent = [n for n, p in model.named_parameters()
+              if p.grad is not None and not p.grad.abs().sum() > 0]
+    assert silent == []
+    assert head.weight.grad.abs().sum() > 0
