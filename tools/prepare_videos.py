@@ -9,8 +9,9 @@
 Writes every video of SRC_ROOT (or only those of the mmaction2 list
 ``--ann-file``) under DST_ROOT with the same relative path, H.264 with the
 short side at ``--short-side`` and a keyframe every ``--gop`` frames, one
-ffmpeg process per file, ``--workers`` at a time. The originals are only
-read. Rerunning resumes: finished files are skipped (DST_ROOT/
+ffmpeg process per file, ``--workers`` at a time, with a progress bar
+(files done, files/s, time left). The originals are only read. Rerunning
+resumes: finished files are skipped (DST_ROOT/
 prepare_manifest.jsonl). Then it times mmaction2's decord training path on
 ``--measure`` originals and their copies and prints the decode-rate gain.
 Exits with status 1 when a video failed. See docs/data_preparation.md.

@@ -5,7 +5,9 @@ the project's stack fixes, trains multi-process without CUDA (gloo), refuses
 to overwrite checkpoints of an earlier run, saves a resumable checkpoint when
 stopped with Ctrl-C, with ``--test`` evaluates the final weights on the test
 split (mmengine's test loop; metrics also in ``WORK_DIR/test_metrics.json``)
-and prints where the results are.
+and prints where the results are. A config's ``AmpOptimWrapper`` (the paper
+recipes' bf16 autocast) becomes an fp32 ``OptimWrapper``, with one warning,
+on a machine without a GPU, so that a recipe can be tried on a laptop.
 """
 import argparse
 import glob
@@ -13,6 +15,7 @@ import json
 import os
 import os.path as osp
 import sys
+import warnings
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
@@ -22,6 +25,8 @@ from adaptformer_mm.engine import setup_cpu_distributed  # noqa: E402
 from adaptformer_mm.engine.hooks.interrupt import (  # noqa: E402
     ensure_interrupt_hook, interrupt_report)
 from mmengine.config import Config, DictAction  # noqa: E402
+from mmengine.device import (  # noqa: E402
+    is_cuda_available, is_mlu_available, is_musa_available, is_npu_available)
 from mmengine.registry import RUNNERS  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
@@ -140,7 +145,39 @@ def merge_args(cfg, args):
 
     if args.cfg_options is not None:
         cfg.merge_from_dict(args.cfg_options)
+    fp32_without_amp_device(cfg)
     return cfg
+
+
+# Arguments of AmpOptimWrapper that OptimWrapper does not take.
+AMP_ONLY_ARGS = ('dtype', 'loss_scale', 'use_fsdp')
+
+
+def fp32_without_amp_device(cfg):
+    """Train in fp32 where ``AmpOptimWrapper`` cannot run.
+
+    mmengine's ``AmpOptimWrapper`` needs a GPU (or NPU, MLU, MUSA) and stops
+    any other run with a bare assertion. Without one, a config's
+    ``AmpOptimWrapper`` becomes an ``OptimWrapper`` with the same optimizer,
+    clipping and accumulation (autocast and loss scaling dropped), and one
+    warning says so. Returns the warning, or None when nothing changed.
+    """
+    wrapper = cfg.get('optim_wrapper') or {}
+    kind = str(wrapper.get('type', 'OptimWrapper')).split('.')[-1]
+    if kind != 'AmpOptimWrapper' or (
+            is_cuda_available() or is_npu_available() or is_mlu_available()
+            or is_musa_available()):
+        return None
+    dtype = wrapper.get('dtype') or 'float16'
+    cfg.optim_wrapper = dict(
+        {k: v for k, v in wrapper.items() if k not in AMP_ONLY_ARGS},
+        type='OptimWrapper')
+    message = (
+        f"optim_wrapper.type='AmpOptimWrapper' ({dtype} autocast) needs a GPU "
+        'and none is available: training in fp32 with OptimWrapper instead '
+        '(same optimizer and schedule; on a GPU the config runs as written)')
+    warnings.warn(message, stacklevel=2)
+    return message
 
 
 def check_work_dir(cfg) -> None:

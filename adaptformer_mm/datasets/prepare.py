@@ -41,6 +41,7 @@ import random
 import re
 import shutil
 import subprocess
+import sys
 import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field
@@ -49,6 +50,7 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple
 import cv2
 import decord
 import numpy as np
+from mmengine.utils import ProgressBar
 from mmaction.datasets.transforms import (DecordDecode, DecordInit, Resize,
                                           SampleFrames)
 
@@ -364,15 +366,23 @@ def _append_record(dst_root: str, job: Job, settings: EncodeSettings):
         f.write(line)
 
 
-def _encode_all(todo, dst_root, settings, ffmpeg, workers, fail_fast, log):
+def _encode_all(todo, dst_root, settings, ffmpeg, workers, fail_fast, log,
+                progress=True):
     """Encode ``todo`` ``workers`` at a time; ``(encoded jobs, [(rel_src,
-    error)])``. Threads suffice: each only waits for its ffmpeg process."""
+    error)])``. Threads suffice: each only waits for its ffmpeg process.
+
+    With ``progress``, mmengine's progress bar on stdout shows files done of
+    all, files/s, elapsed time and time left; a failure is logged on a line
+    of its own and the bar goes on below it.
+    """
     encoded, failed = [], []
+    out = sys.stdout  # read now: tests and callers may have replaced it
+    bar = ProgressBar(len(todo), file=out) if progress and todo else None
     pool = ThreadPoolExecutor(workers)
     try:
         futures = {pool.submit(encode_one, job, settings, ffmpeg): job
                    for job in todo}
-        for count, future in enumerate(as_completed(futures), 1):
+        for future in as_completed(futures):
             if future.cancelled():
                 continue
             job, error = futures[future], future.result()
@@ -383,16 +393,21 @@ def _encode_all(todo, dst_root, settings, ffmpeg, workers, fail_fast, log):
                 _append_record(dst_root, job, settings)
                 os.replace(job.partial, job.dst)
                 encoded.append(job)
-                log(f'[{count}/{len(todo)}] {job.rel_dst} '
-                    f'({_mb(job.size)} -> {_mb(osp.getsize(job.dst))})')
-                continue
-            failed.append((job.rel_src, error))
-            log(f'[{count}/{len(todo)}] FAILED {job.src}: {error}')
-            if fail_fast:
-                for other in futures:
-                    other.cancel()
+            else:
+                failed.append((job.rel_src, error))
+                if bar is not None:
+                    out.write('\n')
+                log(f'FAILED {job.src}: {error}')
+                if fail_fast:
+                    for other in futures:
+                        other.cancel()
+            if bar is not None:
+                bar.update()
     finally:  # on Ctrl-C too: start nothing new, let running ffmpegs end
         pool.shutdown(wait=True, cancel_futures=True)
+        if bar is not None:
+            out.write('\n')
+            out.flush()
     return encoded, failed
 
 
@@ -402,8 +417,12 @@ def prepare_videos(src_root: str, dst_root: str,
                    ffmpeg: Optional[str] = None, workers: int = 1,
                    overwrite: bool = False, fail_fast: bool = False,
                    dry_run: bool = False,
-                   log: Callable[[str], None] = print) -> dict:
+                   log: Callable[[str], None] = print,
+                   progress: bool = True) -> dict:
     """Re-encode the selected videos of ``src_root`` under ``dst_root``.
+
+    ``log`` gets the plan and each failure; ``progress`` shows files done,
+    files/s and the time left on stdout while encoding.
 
     Returns the counts (``done``, ``skipped``, ``failed`` as ``[(rel_src,
     message)]``, ``not_started`` after a ``fail_fast`` stop), the bytes of
@@ -427,7 +446,7 @@ def prepare_videos(src_root: str, dst_root: str,
                     wall_s=time.perf_counter() - start)
     os.makedirs(dst_root, exist_ok=True)
     encoded, failed = _encode_all(todo, dst_root, settings, ffmpeg, workers,
-                                  fail_fast, log)
+                                  fail_fast, log, progress)
     finished = skipped + encoded
     return dict(
         done=len(encoded), skipped=len(skipped), failed=failed,

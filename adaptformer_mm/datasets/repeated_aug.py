@@ -32,13 +32,10 @@ from mmengine.dataset import Compose, pseudo_collate
 from mmengine.registry import FUNCTIONS
 from mmaction.registry import DATASETS
 
+# Also importable from here (its first home).
+from adaptformer_mm.utils.pipeline import step_name
 
-def step_name(transform) -> str:
-    """A pipeline step's type without its scope (``'mmaction.Resize'`` ->
-    ``'Resize'``), from its config dict or the built transform."""
-    if isinstance(transform, dict):
-        return str(transform.get('type', '')).split('.')[-1]
-    return type(transform).__name__
+__all__ = ['RepeatedAugDataset', 'repeated_aug_collate', 'step_name']
 
 
 @DATASETS.register_module()

@@ -6,131 +6,34 @@ on the trainable parameters only) and one inference forward of the config's
 memory, FLOPs counted by ``torch.utils.flop_counter.FlopCounterMode`` and the
 TFLOP/s that gives. Optionally the same for mmaction2's stock
 ``VisionTransformer`` of the same size (eager attention, every parameter
-trains: the only way mmaction2 trains it) for a ratio. The data path has its
-own module, :mod:`adaptformer_mm.utils.data_benchmark`.
+trains: the only way mmaction2 trains it) for a ratio.
+
+This module runs one recognizer; the clip shape comes from
+:mod:`adaptformer_mm.utils.input_shape`, the measuring tools (device, peak
+memory, FLOPs, timing) from :mod:`adaptformer_mm.utils.measure`, and the data
+path has its own module, :mod:`adaptformer_mm.utils.data_benchmark`.
 
 Inputs go straight into ``model(inputs, data_samples, mode=...)``: the data
 preprocessor (uint8 -> normalised float) is skipped, as random normal
 tensors already look normalised, and the data path is measured on its own.
 """
 import copy
-import ctypes
 import functools
-import gc
 import inspect
-import os
-import platform
-import threading
-import time
 from contextlib import contextmanager, nullcontext
-from typing import Callable, List, NamedTuple, Optional, Sequence, Tuple
+from typing import Optional
 
 import torch
 from mmengine.config import Config
 from torch import nn
-from torch.utils.flop_counter import (FlopCounterMode,
-                                      sdpa_backward_flop_count,
-                                      sdpa_flop_count)
 
-from adaptformer_mm.datasets.repeated_aug import step_name
+from adaptformer_mm.apis import build_model
+from adaptformer_mm.peft import summarize_parameters
+from .input_shape import InputShape, config_input_shape
+from .measure import (PeakMemory, count_flops, device_name,
+                      release_freed_memory, resolve_device, timed)
 
 AMP_DTYPES = {'none': None, 'bf16': torch.bfloat16, 'fp16': torch.float16}
-
-# Backbone arguments of our video backbones that mmaction2's stock
-# VisionTransformer does not take (the stock baseline drops them).
-OWN_BACKBONE_ARGS = ('tuning', 'train_fc_norm', 'attn_impl', 'with_cp',
-                     'skip_frozen_grad', 'adapter_cfg', 'prompt_cfg')
-
-# Pipeline steps that fix the spatial size of a clip, and the key holding it.
-_SIZE_KEYS = {
-    'CenterCrop': 'crop_size',
-    'RandomCrop': 'size',
-    'ThreeCrop': 'crop_size',
-    'TenCrop': 'crop_size',
-    'MultiScaleCrop': 'input_size',
-}
-
-
-class InputShape(NamedTuple):
-    """One clip: ``(C, T, H, W)``."""
-    channels: int
-    frames: int
-    height: int
-    width: int
-
-    def __str__(self) -> str:
-        return 'x'.join(str(v) for v in self)
-
-
-# ---------------------------------------------------------------- shapes
-def _pair(value) -> Tuple[int, int]:
-    """``(h, w)`` from an int or mmaction2's ``(w, h)`` tuple."""
-    if isinstance(value, int):
-        return value, value
-    w, h = value
-    return int(h), int(w)
-
-
-def pipeline_clip_shape(
-        pipeline: Sequence[dict]) -> Tuple[Optional[int], Optional[tuple]]:
-    """``(frames, (h, w))`` a pipeline's clips have; ``None`` for what the
-    pipeline leaves open (e.g. no fixed-size crop or resize).
-
-    Frames are the frame sampler's ``clip_len``; the size is that of the last
-    step that fixes it: a crop (``CenterCrop``, ``ThreeCrop``, ...) or a
-    ``Resize`` to an exact ``scale`` (``keep_ratio=False``).
-    """
-    frames, size = None, None
-    for step in pipeline:
-        kind = step_name(step)
-        if 'clip_len' in step and ('Sample' in kind or 'Frames' in kind):
-            frames = int(step['clip_len'])
-        elif kind in _SIZE_KEYS and step.get(_SIZE_KEYS[kind]) is not None:
-            size = _pair(step[_SIZE_KEYS[kind]])
-        elif kind == 'Resize' and not step.get('keep_ratio', True):
-            scale = step.get('scale')
-            if isinstance(scale, (tuple, list)) and min(scale) > 0:
-                size = _pair(tuple(scale))
-    return frames, size
-
-
-def _train_pipeline(cfg: Config) -> List[dict]:
-    """The pipeline ``train_dataloader`` runs (a top-level
-    ``train_pipeline`` only when the loader states none: it is a naming
-    habit, and --cfg-options on the loader leave it stale)."""
-    dataset = (cfg.get('train_dataloader') or {}).get('dataset', {})
-    while 'pipeline' not in dataset and 'dataset' in dataset:
-        dataset = dataset['dataset']  # RepeatDataset and other wrappers
-    if 'pipeline' in dataset:
-        return list(dataset['pipeline'] or [])
-    return list(cfg.get('train_pipeline') or [])
-
-
-def config_input_shape(cfg: Config,
-                       frames: Optional[int] = None,
-                       size: Optional[int] = None) -> InputShape:
-    """The clip shape the config trains on.
-
-    Frames and size come from the training pipeline (``clip_len``, the last
-    fixed crop / resize); what it leaves open comes from the backbone
-    (``num_frames``, ``img_size``). ``frames`` / ``size`` override both.
-    """
-    backbone = cfg.model.get('backbone') or {}
-    pipe_frames, pipe_size = pipeline_clip_shape(_train_pipeline(cfg))
-    t = frames or pipe_frames or backbone.get('num_frames', 16)
-    if size:
-        h = w = size
-    elif pipe_size:
-        h, w = pipe_size
-    else:
-        h, w = _pair(backbone.get('img_size', 224))
-    shape = InputShape(int(backbone.get('in_channels', 3)), int(t), int(h),
-                       int(w))
-    for name, value in zip(shape._fields, shape):
-        if value <= 0:
-            raise ValueError(f'input {name}={value} (from the config or the '
-                             'command line) must be positive')
-    return shape
 
 
 # ---------------------------------------------------------------- models
@@ -177,19 +80,6 @@ def stock_model_cfg(model_cfg: dict) -> dict:
     return model
 
 
-def build_recognizer(model_cfg: dict, scope: str = 'mmaction') -> nn.Module:
-    from mmengine.registry import MODELS, init_default_scope
-    init_default_scope(scope)
-    return MODELS.build(copy.deepcopy(model_cfg))
-
-
-def count_params(model: nn.Module) -> Tuple[int, int]:
-    """``(trainable, all)`` parameter counts."""
-    params = list(model.parameters())
-    return (sum(p.numel() for p in params if p.requires_grad),
-            sum(p.numel() for p in params))
-
-
 def build_optimizer(cfg: Config, model: nn.Module) -> torch.optim.Optimizer:
     """The config's optimizer (``optim_wrapper.optimizer``) over the
     trainable parameters only (AdamW when the config names none).
@@ -212,165 +102,7 @@ def build_optimizer(cfg: Config, model: nn.Module) -> torch.optim.Optimizer:
                        f' is not a registered optimizer: {err}') from err
 
 
-# ---------------------------------------------------------------- devices
-def resolve_device(device: Optional[str]) -> torch.device:
-    """``cuda`` when present, else ``cpu``; a requested ``cuda`` without one
-    is an error rather than a silent CPU run."""
-    if device is None:
-        device = 'cuda' if torch.cuda.is_available() else 'cpu'
-    if device not in ('cuda', 'cpu'):
-        raise ValueError(f"--device {device!r}; valid: 'cuda', 'cpu'")
-    if device == 'cuda' and not torch.cuda.is_available():
-        raise RuntimeError('--device cuda: torch sees no CUDA device')
-    return torch.device(device)
-
-
-def device_name(device: torch.device) -> str:
-    if device.type == 'cuda':
-        return torch.cuda.get_device_name(device)
-    model = platform.processor() or platform.machine()
-    try:
-        with open('/proc/cpuinfo') as f:
-            for line in f:
-                if line.startswith('model name'):
-                    model = line.split(':', 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    return (f'{model}, {os.cpu_count()} cores visible, '
-            f'{torch.get_num_threads()} torch threads')
-
-
-def synchronize(device: torch.device) -> None:
-    # CUDA kernels run asynchronously: a timer read without a sync measures
-    # the launch, not the work.
-    if device.type == 'cuda':
-        torch.cuda.synchronize(device)
-
-
-def _rss_bytes() -> Optional[int]:
-    try:
-        with open('/proc/self/statm') as f:
-            return int(f.read().split()[1]) * os.sysconf('SC_PAGE_SIZE')
-    except (OSError, ValueError, IndexError):
-        return None
-
-
-def _release_freed_memory() -> None:
-    """Return freed heap pages to the OS, so that RSS growth measures what a
-    run allocates and not what an earlier run left in glibc's free lists."""
-    gc.collect()
-    try:
-        ctypes.CDLL('libc.so.6').malloc_trim(0)
-    except (OSError, AttributeError):
-        pass
-
-
-class PeakMemory:
-    """Peak memory a block of work allocates above what was held at entry.
-
-    CUDA: ``torch.cuda.max_memory_allocated`` (exact, tensors only). CPU:
-    resident set size sampled every ``interval`` s by a thread (approximate:
-    the allocator keeps some freed pages, short spikes between samples are
-    missed); ``None`` where ``/proc`` is missing. ``kind`` names which.
-    """
-
-    def __init__(self, device: torch.device, interval: float = 0.002):
-        self.device = device
-        self.interval = interval
-        self.kind = ('cuda_max_allocated'
-                     if device.type == 'cuda' else 'cpu_rss_growth')
-        self.peak_bytes: Optional[int] = None
-        self._thread = None
-        self._stop = threading.Event()
-
-    def __enter__(self):
-        _release_freed_memory()
-        if self.device.type == 'cuda':
-            torch.cuda.empty_cache()
-            torch.cuda.reset_peak_memory_stats(self.device)
-            self._base = torch.cuda.memory_allocated(self.device)
-            return self
-        self._base = _rss_bytes()
-        if self._base is None:
-            self.kind = 'n/a'
-            return self
-        self._max = self._base
-
-        def poll():
-            while not self._stop.wait(self.interval):
-                self._max = max(self._max, _rss_bytes() or 0)
-
-        self._thread = threading.Thread(target=poll, daemon=True)
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        if self.device.type == 'cuda':
-            synchronize(self.device)
-            self.peak_bytes = (torch.cuda.max_memory_allocated(self.device) -
-                               self._base)
-        elif self._thread is not None:
-            self._stop.set()
-            self._thread.join()
-            self._max = max(self._max, _rss_bytes() or 0)
-            self.peak_bytes = self._max - self._base
-        return False
-
-
-# ---------------------------------------------------------------- FLOPs
-def _sdpa_cpu_flops(query, key, value, *args, out_shape=None, **kwargs):
-    return sdpa_flop_count(query, key, value)
-
-
-def _sdpa_cpu_backward_flops(grad_out, query, key, value, *args,
-                             out_shape=None, **kwargs):
-    return sdpa_backward_flop_count(grad_out, query, key, value)
-
-
-def _extra_flop_formulas() -> dict:
-    """Formulas torch's counter lacks: the CPU flash-attention kernel that
-    ``scaled_dot_product_attention`` runs on a CPU (counted as 0 otherwise,
-    which would flatter eager attention in a CPU comparison)."""
-    aten = torch.ops.aten
-    formulas = {}
-    if hasattr(aten, '_scaled_dot_product_flash_attention_for_cpu'):
-        formulas[aten._scaled_dot_product_flash_attention_for_cpu] = \
-            _sdpa_cpu_flops
-    if hasattr(aten, '_scaled_dot_product_flash_attention_for_cpu_backward'):
-        formulas[aten._scaled_dot_product_flash_attention_for_cpu_backward] = \
-            _sdpa_cpu_backward_flops
-    return formulas
-
-
-def count_flops(fn: Callable[[], object]) -> int:
-    """FLOPs of one call of ``fn`` as ``FlopCounterMode`` counts them: matrix
-    products, convolutions and attention (a multiply-add is 2 FLOPs);
-    elementwise work, norms and softmax are not counted."""
-    with FlopCounterMode(display=False,
-                         custom_mapping=_extra_flop_formulas()) as counter:
-        fn()
-    return counter.get_total_flops()
-
-
-def vit_forward_flops(tokens: int, embed_dims: int, depth: int,
-                      mlp_ratio: float, patch_inputs: int,
-                      num_classes: int = 0) -> int:
-    """Matmul FLOPs of one clip through a ViT, as ``FlopCounterMode`` counts.
-
-    ``patch_inputs`` is ``C * t * p * p`` (the Conv3d patch embedding's
-    fan-in). Per block: qkv ``2Nd*3d``, ``QK^T`` and ``AV`` ``2 * 2N^2 d``,
-    projection ``2Nd^2``, MLP ``2 * 2Nd*rd``; plus the patch embedding
-    ``2Nd * patch_inputs`` and the linear head ``2d * classes``.
-    """
-    n, d = tokens, embed_dims
-    hidden = int(d * mlp_ratio)
-    block = 2 * n * d * 3 * d + 2 * 2 * n * n * d + 2 * n * d * d + \
-        2 * 2 * n * d * hidden
-    return 2 * n * d * patch_inputs + depth * block + 2 * d * num_classes
-
-
-# ---------------------------------------------------------------- timing
+# ---------------------------------------------------------------- one run
 def _autocast(device: torch.device, amp: str):
     dtype = AMP_DTYPES[amp]
     if dtype is None:
@@ -392,19 +124,6 @@ def random_batch(shape: InputShape, batch: int, num_classes: int,
     for sample in samples:
         sample.gt_label = sample.gt_label.to(device)
     return inputs, samples
-
-
-def _timed(fn: Callable[[], object], steps: int, warmup: int,
-           device: torch.device) -> float:
-    """Seconds for ``steps`` calls of ``fn`` after ``warmup`` untimed ones."""
-    for _ in range(warmup):
-        fn()
-    synchronize(device)
-    start = time.perf_counter()
-    for _ in range(steps):
-        fn()
-    synchronize(device)
-    return time.perf_counter() - start
 
 
 def measure_recognizer(name: str, model_cfg: dict, cfg: Config,
@@ -436,9 +155,11 @@ def measure_recognizer(name: str, model_cfg: dict, cfg: Config,
     model = optimizer = inputs = samples = None
     try:
         with memory:
-            model = build_recognizer(model_cfg, scope).to(device)
-            result['trainable_params'], result['total_params'] = \
-                count_params(model)
+            model = build_model(
+                Config(dict(model=model_cfg, default_scope=scope)), device)
+            params = summarize_parameters(model)
+            result['trainable_params'] = params.trainable
+            result['total_params'] = params.total
             optimizer = build_optimizer(cfg, model)
             inputs, samples = random_batch(shape, batch, num_classes, device)
             model.train()
@@ -452,7 +173,7 @@ def measure_recognizer(name: str, model_cfg: dict, cfg: Config,
                 scaler.step(optimizer)
                 scaler.update()
 
-            train_s = _timed(compiled(train_step), steps, warmup, device)
+            train_s = timed(compiled(train_step), steps, warmup, device)
         train_flops = count_flops(train_step) if flops else 0
 
         model.eval()
@@ -467,8 +188,8 @@ def measure_recognizer(name: str, model_cfg: dict, cfg: Config,
             with torch.inference_mode():
                 fn()
 
-        infer_s = _timed(functools.partial(infer, compiled(predict)), steps,
-                         warmup, device)
+        infer_s = timed(functools.partial(infer, compiled(predict)), steps,
+                        warmup, device)
         infer_flops = 0
         if flops:
             with _no_trainable(model):
@@ -478,7 +199,7 @@ def measure_recognizer(name: str, model_cfg: dict, cfg: Config,
         return result
     finally:
         del model, optimizer, inputs, samples
-        _release_freed_memory()
+        release_freed_memory()
         if device.type == 'cuda':
             torch.cuda.empty_cache()
 

@@ -5,7 +5,7 @@ _base_ = [
     '../_base_/models/videomae_vit-base-p16_k400-pre_8x4x1.py',
     '../_base_/datasets/ssv2_video.py',
     '../_base_/schedules/sgd-bf16_linear-warmup_cosine_90e.py',
-    '../_base_/default_runtime.py',
+    '../_base_/peft_runtime.py',
 ]
 
 model = dict(

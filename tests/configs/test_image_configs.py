@@ -17,6 +17,7 @@ from PIL import Image
 from scipy.io import savemat
 
 import adaptformer_mm  # noqa: F401  (registrations + stack fixes)
+from adaptformer_mm.peft import tunable_state_dict
 
 from ..conftest import REPO
 
@@ -193,6 +194,11 @@ def test_one_epoch_on_tiny_data_keeps_frozen_tensors(
     assert trainable and all(
         n.startswith(('head.', 'backbone.prompts', 'neck.')) or 'adaptmlp' in n
         for n in trainable)
+    # The recipe's runtime saves only what trains (and the task file).
+    ckpt = torch.load(osp.join(cfg.work_dir, 'epoch_1.pth'),
+                      weights_only=False)
+    assert set(ckpt['state_dict']) == set(tunable_state_dict(runner.model))
+    assert osp.isfile(osp.join(cfg.work_dir, 'task.pth'))
 
 
 # ------------------------------------------------------- cross-modality

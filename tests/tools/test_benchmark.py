@@ -10,11 +10,10 @@ from mmengine.config import Config
 from adaptformer_mm.apis import load_config
 from adaptformer_mm.models.backbones import TunableVideoViT
 from adaptformer_mm.utils.benchmark import (benchmark_model_cfg,
-                                            config_input_shape, count_flops,
-                                            format_benchmark,
-                                            pipeline_clip_shape,
-                                            run_benchmark,
-                                            vit_forward_flops)
+                                            format_benchmark, run_benchmark)
+from adaptformer_mm.utils.input_shape import (config_input_shape,
+                                              pipeline_clip_shape)
+from adaptformer_mm.utils.measure import count_flops
 from adaptformer_mm.utils.data_benchmark import (run_data_benchmark,
                                                  stock_pipeline)
 from mmaction.models.backbones.vit_mae import VisionTransformer
@@ -31,6 +30,23 @@ SYNTH_SMALL = {'train_dataloader.dataset.num_train': 16,
 FIGURES = ('train_clips_per_s', 'train_step_ms', 'train_peak_mem_mib',
            'train_gflop_per_clip', 'train_tflops_per_s', 'infer_clips_per_s',
            'infer_gflop_per_clip', 'infer_tflops_per_s')
+
+
+def vit_forward_flops(tokens: int, embed_dims: int, depth: int,
+                      mlp_ratio: float, patch_inputs: int,
+                      num_classes: int = 0) -> int:
+    """Matmul FLOPs of one clip through a ViT, as ``FlopCounterMode`` counts.
+
+    ``patch_inputs`` is ``C * t * p * p`` (the Conv3d patch embedding's
+    fan-in). Per block: qkv ``2Nd*3d``, ``QK^T`` and ``AV`` ``2 * 2N^2 d``,
+    projection ``2Nd^2``, MLP ``2 * 2Nd*rd``; plus the patch embedding
+    ``2Nd * patch_inputs`` and the linear head ``2d * classes``.
+    """
+    n, d = tokens, embed_dims
+    hidden = int(d * mlp_ratio)
+    block = 2 * n * d * 3 * d + 2 * 2 * n * n * d + 2 * n * d * d + \
+        2 * 2 * n * d * hidden
+    return 2 * n * d * patch_inputs + depth * block + 2 * d * num_classes
 
 
 def _check_figures(entry):
@@ -233,3 +249,11 @@ def test_compile_needs_warmup():
     with pytest.raises(ValueError, match='--compile needs --warmup >= 1'):
         run_benchmark(load_config(DEMO_CONFIG), warmup=0,
                       compile_backend='eager')
+
+
+def test_step_name_is_one_helper_under_both_import_paths():
+    from adaptformer_mm.datasets import repeated_aug
+    from adaptformer_mm.utils.pipeline import step_name
+    assert repeated_aug.step_name is step_name
+    assert step_name(dict(type='mmaction.Resize')) == 'Resize'
+    assert step_name(torch.nn.Identity()) == 'Identity'

@@ -199,3 +199,13 @@ def test_measure(src, tmp_path, capsys):
     assert measure['ratio'] == pytest.approx(
         measure['prepared'] / measure['original'])
     assert 'clips/s' in capsys.readouterr().out
+
+
+def test_progress_bar_shows_rate_and_time_left(src, tmp_path, capsys):
+    run(src, str(tmp_path / 'dst'), '--short-side', '64')
+    out = capsys.readouterr().out
+    # mmengine's ProgressBar: files done of all, files/s, time left.
+    assert '3/3' in out and 'task/s' in out and 'ETA' in out
+    # Nothing to encode: no bar.
+    run(src, str(tmp_path / 'dst'), '--short-side', '64')
+    assert 'task/s' not in capsys.readouterr().out

@@ -1,9 +1,18 @@
-"""tools/train.py and tools/test.py on the demo config (shrunk to seconds)."""
+"""tools/train.py, tools/test.py (and tools/demo.py) on the demo config and
+on a paper recipe, both shrunk to seconds."""
+import glob
 import os.path as osp
 
 import pytest
+import torch
+from mmengine.config import Config
 
-from ..conftest import DEMO_CONFIG, run_python, tiny_demo_overrides
+import adaptformer_mm  # noqa: F401  (stack fixes before mmaction)
+from adaptformer_mm.apis import build_model
+from adaptformer_mm.peft import tunable_state_dict
+from mmaction.models.backbones.vit_mae import VisionTransformer
+from ..conftest import (DEMO_CONFIG, REPO, load_tool, run_python,
+                        tiny_demo_overrides)
 
 
 @pytest.fixture(scope='module')
@@ -68,3 +77,116 @@ def test_cli_errors_name_the_problem(tmp_path):
     proc = run_python(['tools/train.py', DEMO_CONFIG, '--amp', '--work-dir',
                        str(tmp_path / 'amp')], check=False)
     assert '--amp needs a GPU' in proc.stderr
+
+
+# ------------------------------------------- a paper recipe, shrunk, on a CPU
+RECIPE = ('configs/adaptformer/adaptformer-64_vit-base-p16_videomae-k400-pre_'
+          '8xb128-8x4x1-90e_hmdb51-split1.py')
+AMP_WARNING = "optim_wrapper.type='AmpOptimWrapper' (bfloat16 autocast) needs"
+
+
+def tiny_recipe(path, data_root, pretrained):
+    """The AdaptFormer recipe as it is (runtime, checkpoint hooks, bf16
+    AmpOptimWrapper, schedule) on a tiny backbone and the demo's synthetic
+    data (the same small set as tiny_demo_overrides)."""
+    cfg = Config.fromfile(osp.join(REPO, RECIPE))
+    demo = Config.fromfile(DEMO_CONFIG)
+    backbone = cfg.model.backbone
+    backbone.update(img_size=64, embed_dims=32, depth=2, num_heads=2,
+                    num_frames=8)
+    backbone.adapter_cfg.bottleneck = 8
+    backbone.init_cfg.checkpoint = pretrained
+    cfg.model.cls_head.update(num_classes=4, in_channels=32)
+    stock = VisionTransformer(**{k: v for k, v in backbone.items() if k in (
+        'img_size', 'patch_size', 'embed_dims', 'depth', 'num_heads',
+        'mlp_ratio', 'qkv_bias', 'num_frames', 'norm_cfg')})
+    torch.save({'state_dict': {f'backbone.{k}': v for k, v in
+                               stock.state_dict().items()}}, pretrained)
+    for name in ('train_pipeline', 'val_pipeline'):
+        cfg[name] = demo[name]
+    cfg.test_pipeline = demo.val_pipeline
+    for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        cfg[loader] = demo[loader]
+        cfg[loader].update(batch_size=4, num_workers=0,
+                           persistent_workers=False)
+        cfg[loader].dataset.update(data_root=data_root, num_train=16,
+                                   num_val=8)
+    cfg.val_evaluator = cfg.test_evaluator = demo.val_evaluator
+    cfg.train_cfg.val_interval = 1
+    cfg.dump(path)
+    return path
+
+
+@pytest.fixture(scope='module')
+def peft_run(tmp_path_factory, synthetic_root):
+    tmp = tmp_path_factory.mktemp('peft')
+    config = tiny_recipe(str(tmp / 'tiny_recipe.py'), synthetic_root,
+                         str(tmp / 'pretrained.pth'))
+    work_dir = str(tmp / 'wd')
+    proc = run_python(['tools/train.py', config, '--work-dir', work_dir,
+                       '--cfg-options', 'train_cfg.max_epochs=1'])
+    return config, work_dir, str(tmp / 'pretrained.pth'), proc
+
+
+def test_recipe_on_cpu_trains_fp32_with_one_warning(peft_run):
+    _, _, _, proc = peft_run
+    log = proc.stdout + proc.stderr
+    assert log.count(AMP_WARNING) == 1
+    assert 'training in fp32 with OptimWrapper instead' in log
+    assert 'Epoch(val) [1]' in log
+
+
+def test_recipe_checkpoints_hold_only_the_trainable_tensors(peft_run):
+    config, work_dir, _, _ = peft_run
+    ckpt = torch.load(osp.join(work_dir, 'epoch_1.pth'), weights_only=False)
+    model = build_model(config)
+    assert set(ckpt['state_dict']) == set(tunable_state_dict(model))
+    assert len(ckpt['state_dict']) < len(model.state_dict()) / 2
+    assert 'tunable_only' in ckpt['meta']
+    assert osp.isfile(osp.join(work_dir, 'task.pth'))
+
+
+def test_resume_test_and_demo_run_on_tunable_only_checkpoints(
+        peft_run, synthetic_root, tmp_path):
+    config, work_dir, _, _ = peft_run
+    proc = run_python(['tools/train.py', config, '--work-dir', work_dir,
+                       '--resume', '--cfg-options', 'train_cfg.max_epochs=2'])
+    log = proc.stdout + proc.stderr
+    assert 'resumed epoch: 1' in log
+    assert 'Epoch(train) [1]' not in log
+    ckpt = osp.join(work_dir, 'epoch_2.pth')
+    first = torch.load(osp.join(work_dir, 'epoch_1.pth'), weights_only=False)
+    second = torch.load(ckpt, weights_only=False)
+    assert set(second['state_dict']) == set(first['state_dict'])
+    assert second['meta']['epoch'] == 2
+    proc = run_python(['tools/test.py', config, ckpt, '--work-dir',
+                       str(tmp_path / 'test')])
+    assert 'acc/top1' in proc.stdout + proc.stderr
+    video = sorted(glob.glob(osp.join(synthetic_root, '**', '*.mp4'),
+                             recursive=True))[0]
+    proc = run_python(['tools/demo.py', video, config, ckpt, '--topk', '2'])
+    assert f'{video}: top-2 of 4 classes' in proc.stdout
+
+
+def test_amp_becomes_fp32_only_without_a_gpu(monkeypatch):
+    train = load_tool('train')
+    optimizer = dict(type='SGD', lr=0.1, momentum=0.9)
+    cfg = Config(dict(optim_wrapper=dict(
+        type='AmpOptimWrapper', dtype='bfloat16',
+        loss_scale=dict(enabled=False), optimizer=optimizer,
+        clip_grad=dict(max_norm=1.0))))
+    for name in ('is_cuda_available', 'is_npu_available', 'is_mlu_available',
+                 'is_musa_available'):
+        monkeypatch.setattr(train, name, lambda: False)
+    monkeypatch.setattr(train, 'is_cuda_available', lambda: True)
+    assert train.fp32_without_amp_device(cfg) is None
+    assert cfg.optim_wrapper.type == 'AmpOptimWrapper'
+    monkeypatch.setattr(train, 'is_cuda_available', lambda: False)
+    with pytest.warns(UserWarning) as record:
+        message = train.fp32_without_amp_device(cfg)
+    assert [str(w.message) for w in record] == [message]
+    assert message.startswith(AMP_WARNING)
+    # Same optimizer and clipping; autocast and loss scaling gone.
+    assert cfg.optim_wrapper == dict(type='OptimWrapper', optimizer=optimizer,
+                                     clip_grad=dict(max_norm=1.0))
+    assert train.fp32_without_amp_device(cfg) is None  # nothing left to do

@@ -1,7 +1,9 @@
 # The paper's cross-modality setting: an image ViT-B/16 trained with labels on
 # ImageNet-21k, inflated to mmaction2's VideoMAE ViT, adapted to
 # Something-Something v2 with the video recipe (method-spec "Baselines").
-# Method configs beside this file change only the backbone type.
+# Method configs beside this file change only the backbone type (and full
+# fine-tuning keeps full checkpoints: the runtime here saves tunable-only ones,
+# configs/_base_/peft_runtime.py).
 #
 # Checkpoint: the IN-21k image file of configs/image/_base_/models/
 # vit-base-p16_sup-in21k.py, inflated (nothing here downloads):
@@ -20,7 +22,7 @@
 _base_ = [
     '../../_base_/models/videomae_vit-base-p16.py',
     '../../_base_/schedules/sgd_linear-warmup_cosine_90e.py',
-    '../../_base_/default_runtime.py',
+    '../../_base_/peft_runtime.py',
 ]
 
 model = dict(

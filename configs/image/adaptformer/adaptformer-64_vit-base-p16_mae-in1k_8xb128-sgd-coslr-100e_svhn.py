@@ -6,7 +6,7 @@ _base_ = [
     '../_base_/models/vit-base-p16_mae-in1k.py',
     '../_base_/datasets/svhn.py',
     '../_base_/schedules/sgd_linear-warmup_cosine_100e.py',
-    '../_base_/default_runtime.py',
+    '../_base_/peft_runtime.py',
 ]
 
 model = dict(
