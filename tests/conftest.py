@@ -11,6 +11,16 @@ DEMO_CONFIG = osp.join(
     'videomae_vit-tiny-p16_scratch_adamw-30e_synthetic-direction.py')
 
 
+def load_tool(name):
+    """``tools/NAME.py`` as a module (the tools are scripts, not a package)."""
+    import importlib.util
+    spec = importlib.util.spec_from_file_location(
+        f'tool_{name}', osp.join(REPO, 'tools', f'{name}.py'))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def run_python(args, cwd=REPO, env=None, timeout=600, check=True):
     """Run ``python ARGS`` in a fresh interpreter; return the CompletedProcess."""
     full_env = dict(os.environ)

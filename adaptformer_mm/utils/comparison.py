@@ -168,12 +168,9 @@ def plot_accuracy_vs_params(rows: Sequence[Dict], labels: Dict[str, str],
                             params: Dict[str, Dict], path: str) -> None:
     """Top-1 (mean, error bar = std) against tunable parameters, one panel
     per task at its largest data size, one marker per protocol."""
-    plt = _pyplot()
-    tasks = sorted({r['task'] for r in rows})
-    fig, axes = plt.subplots(1, len(tasks), figsize=(6 * len(tasks), 4.4),
-                             squeeze=False)
+    plt, fig, panels = _task_panels(rows)
     markers = dict(shared='o', tuned='s')
-    for ax, task in zip(axes[0], tasks):
+    for ax, task in panels:
         size = max(r['size'] for r in rows if r['task'] == task)
         for protocol in markers:
             picked = [r for r in rows if r['task'] == task and
@@ -184,28 +181,19 @@ def plot_accuracy_vs_params(rows: Sequence[Dict], labels: Dict[str, str],
                             fmt=markers[protocol], capsize=4,
                             color=_colour(r['method'], labels),
                             label=f'{labels[r["method"]]} ({protocol})')
-        ax.set_xscale('log')
-        ax.set_xlabel('tunable parameters (log)')
-        ax.set_ylabel('top-1 on the test split (%)')
-        ax.set_title(f'{task}, {size} training clips '
-                     '(o: shared lr, s: tuned lr)')
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=7)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+        _finish_panel(ax, 'tunable parameters (log)',
+                      f'{task}, {size} training clips '
+                      '(o: shared lr, s: tuned lr)')
+    _save(plt, fig, path)
 
 
 def plot_accuracy_vs_data(rows: Sequence[Dict], labels: Dict[str, str],
                           path: str) -> None:
     """Top-1 against the number of training clips, one line per method and
     protocol (solid: shared lr, dashed: tuned lr), one panel per task."""
-    plt = _pyplot()
-    tasks = sorted({r['task'] for r in rows})
-    fig, axes = plt.subplots(1, len(tasks), figsize=(6 * len(tasks), 4.4),
-                             squeeze=False)
+    plt, fig, panels = _task_panels(rows)
     styles = dict(shared='-', tuned='--')
-    for ax, task in zip(axes[0], tasks):
+    for ax, task in panels:
         for protocol, style in styles.items():
             for method in labels:
                 picked = sorted((r for r in rows if r['task'] == task and
@@ -220,12 +208,30 @@ def plot_accuracy_vs_data(rows: Sequence[Dict], labels: Dict[str, str],
                             linestyle=style, marker='o', capsize=3,
                             color=_colour(method, labels),
                             label=f'{labels[method]} ({protocol})')
-        ax.set_xscale('log')
-        ax.set_xlabel('training clips (log)')
-        ax.set_ylabel('top-1 on the test split (%)')
-        ax.set_title(f'{task}: accuracy vs downstream data size')
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=7)
+        _finish_panel(ax, 'training clips (log)',
+                      f'{task}: accuracy vs downstream data size')
+    _save(plt, fig, path)
+
+
+def _task_panels(rows):
+    """pyplot, the figure and (axes, task) for one panel per task."""
+    plt = _pyplot()
+    tasks = sorted({r['task'] for r in rows})
+    fig, axes = plt.subplots(1, len(tasks), figsize=(6 * len(tasks), 4.4),
+                             squeeze=False)
+    return plt, fig, list(zip(axes[0], tasks))
+
+
+def _finish_panel(ax, xlabel: str, title: str) -> None:
+    ax.set_xscale('log')
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel('top-1 on the test split (%)')
+    ax.set_title(title)
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7)
+
+
+def _save(plt, fig, path: str) -> None:
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)

@@ -6,7 +6,6 @@ under torchrun; everything that fails before training starts runs
 ``tools/train.py``'s ``main`` in this process, which saves the ~8 s of
 importing the stack per run.
 """
-import importlib.util
 import itertools
 import os.path as osp
 
@@ -16,7 +15,7 @@ import torch
 import adaptformer_mm  # noqa: F401  (stack fixes, registrations)
 from adaptformer_mm.compat.strict_loading import patch_strict_loading
 
-from ..conftest import DEMO_CONFIG, REPO
+from ..conftest import DEMO_CONFIG, load_tool
 
 # The tiny VideoMAE ViT of every reliability test (64x64, 8 frames).
 TINY_VIT = dict(img_size=64, patch_size=16, embed_dims=32, depth=2,
@@ -103,11 +102,7 @@ randomness = dict(seed=0, deterministic={deterministic!r})
 
 def train_tool():
     """``tools/train.py`` as a module (it is a script, not in a package)."""
-    spec = importlib.util.spec_from_file_location(
-        'reliability_train_tool', osp.join(REPO, 'tools', 'train.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_tool('train')
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ protocols' lr choices against the grid, exact parameter counts, the cache of
 the pre-training, the files written and the refusals of bad input; accuracy
 ordering is not asserted (2 epochs on 16 clips mean nothing).
 """
-import importlib.util
 import json
 import os
 import os.path as osp
@@ -17,7 +16,7 @@ import pytest
 
 from adaptformer_mm.utils.comparison import choose_lrs
 
-from ..conftest import REPO, run_python
+from ..conftest import REPO, load_tool, run_python
 
 METHODS = ['linear-probe', 'vpt-deep-4', 'adaptformer-8', 'full-finetune']
 D, DEPTH, CLASSES, R, TOKENS = 64, 4, 4, 8, 4
@@ -25,14 +24,6 @@ HEAD = D * CLASSES + CLASSES  # BNLinearHead: BatchNorm without affine
 FC_NORM = 2 * D
 ADAPTER = D * R + R + R * D + D
 QUICK_LRS = [0.002, 0.02]  # the default grid's two ends under --quick
-
-
-def load_run_demo():
-    spec = importlib.util.spec_from_file_location(
-        'run_demo', osp.join(REPO, 'tools', 'run_demo.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def copy_checkout(dst):
@@ -168,7 +159,7 @@ def test_full_reuses_the_cache_from_a_folder_with_a_space(demo,
 ])
 def test_bad_flags_name_the_flag_and_the_valid_values(capsys, flags,
                                                       message):
-    run_demo = load_run_demo()
+    run_demo = load_tool('run_demo')
     with pytest.raises(SystemExit) as exc:
         run_demo.parse_args(flags)
     assert exc.value.code == 2
