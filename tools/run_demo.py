@@ -22,9 +22,10 @@
    ``results.md``, ``results.json`` (every run, the grid, the choices) and
    ``accuracy_vs_params.png`` (``--full``: also ``accuracy_vs_data.png``).
 
-Every stage is an ordinary ``tools/train.py`` run of an ordinary config (its
-command line is saved as ``command.txt`` in the stage's folder), so each can
-be rerun alone. Stages run ``--jobs`` at a time with ``--threads`` torch
+Every stage is an ordinary ``tools/train.py`` run of an ordinary config: a
+short one beside the stage's folder inherits the demo config and sets the
+stage's data, lr, seed and checkpoint (the command line is saved as
+``command.txt`` in the stage's folder), so each can be rerun alone. Stages run ``--jobs`` at a time with ``--threads`` torch
 threads each. Usage::
 
     python tools/run_demo.py [--work-dir DIR] [--data-root DIR]
@@ -183,16 +184,27 @@ def check_args(parser, args):
     return args
 
 
-def merged_config(config: str, options: Sequence[str]):
-    """The config as ``tools/train.py CONFIG --cfg-options OPTIONS`` sees it."""
-    from mmengine.config import Config, DictAction
+def merged_config(config: str, options: Dict[str, object]):
+    """The config with ``options`` (dotted keys) merged, as a stage runs it."""
+    from mmengine.config import Config
     cfg = Config.fromfile(config)
-    cfg.merge_from_dict({k: DictAction._parse_iterable(v) for k, v in (
-        o.split('=', 1) for o in options)})
+    cfg.merge_from_dict(options)
     return cfg
 
 
-def prepare_data(config: str, options: Sequence[str]) -> None:
+def nested(options: Dict[str, object]) -> Dict[str, Dict]:
+    """``{'a.b.c': v}`` -> ``{'a': {'b': {'c': v}}}`` (top-level keys)."""
+    out: Dict[str, Dict] = {}
+    for key, value in options.items():
+        *parents, last = key.split('.')
+        level = out
+        for name in parents:
+            level = level.setdefault(name, {})
+        level[last] = value
+    return out
+
+
+def prepare_data(config: str, options: Dict[str, object]) -> None:
     """Write (or reuse) a stage's synthetic clips before any stage starts,
     so stages side by side never write the same clips and a cache made
     with other generator settings is reported here, naming its folder."""
@@ -216,9 +228,9 @@ def transfer_config(method: str) -> str:
 
 
 def data_options(args, pretrain: bool, size: Optional[int] = None,
-                 task: Optional[str] = None) -> List[str]:
-    """--cfg-options for the data of a stage (same for every split)."""
-    opts = []
+                 task: Optional[str] = None) -> Dict[str, object]:
+    """Settings of a stage's data (the same for every split)."""
+    opts = {}
     dataset = {}
     if args.quick:
         dataset = (dict(num_train=48, num_val=24) if pretrain else
@@ -228,23 +240,23 @@ def data_options(args, pretrain: bool, size: Optional[int] = None,
     if task not in (None, 'dynamics'):
         dataset['task'] = task
     for loader in LOADERS:
-        opts.append(f'{loader}.dataset.data_root={args.data_root}')
-        opts += [f'{loader}.dataset.{k}={v}' for k, v in dataset.items()]
+        opts[f'{loader}.dataset.data_root'] = osp.abspath(args.data_root)
+        opts.update({f'{loader}.dataset.{k}': v for k, v in dataset.items()})
         if not pretrain or args.quick:
             # One process per stage: --jobs stages fill the cores.
-            opts += [f'{loader}.num_workers=0',
-                     f'{loader}.persistent_workers=False']
+            opts[f'{loader}.num_workers'] = 0
+            opts[f'{loader}.persistent_workers'] = False
         if args.quick:
-            opts.append(f'{loader}.batch_size=4')
+            opts[f'{loader}.batch_size'] = 4
     return opts
 
 
-def schedule_options(args) -> List[str]:
+def schedule_options(args) -> Dict[str, object]:
     if not args.quick:
-        return []
-    return ['train_cfg.max_epochs=2', 'train_cfg.val_interval=2',
-            'default_hooks.checkpoint.interval=2',
-            'default_hooks.logger.interval=1']
+        return {}
+    return {'train_cfg.max_epochs': 2, 'train_cfg.val_interval': 2,
+            'default_hooks.checkpoint.interval': 2,
+            'default_hooks.logger.interval': 1}
 
 
 def _load_train():
@@ -316,11 +328,16 @@ class Stage:
     train = None  # tools/train.py, loaded on first use where fork exists
 
     def __init__(self, name: str, config: str, work_dir: str,
-                 options: List[str], threads: int, info: Dict) -> None:
+                 options: Dict[str, object], threads: int,
+                 info: Dict) -> None:
         self.name, self.config, self.work_dir = name, config, work_dir
         self.threads, self.info, self.options = threads, info, options
-        self.argv = [config, '--work-dir', work_dir, '--test',
-                     '--cfg-options'] + options
+        # The stage's settings go into a config of their own beside the
+        # stage's folder, inheriting the demo config: --cfg-options would
+        # drop the spaces of a path (mmengine's DictAction removes them).
+        self.stage_config = osp.join(
+            osp.dirname(work_dir), f'{osp.basename(work_dir)}_config.py')
+        self.argv = [self.stage_config, '--work-dir', work_dir, '--test']
         self.command = [sys.executable, osp.join(REPO, 'tools', 'train.py')
                         ] + self.argv
         self.proc = None
@@ -328,6 +345,12 @@ class Stage:
 
     def launch(self) -> None:
         os.makedirs(self.work_dir, exist_ok=True)
+        with open(self.stage_config, 'x') as f:
+            f.write(f'# {self.name}: {osp.relpath(self.config, REPO)} with '
+                    'the settings of tools/run_demo.py\n'
+                    f'_base_ = [{self.config!r}]\n')
+            for key, value in nested(self.options).items():
+                f.write(f'{key} = {value!r}\n')
         with open(osp.join(self.work_dir, 'command.txt'), 'w') as f:
             f.write(f'OMP_NUM_THREADS={self.threads} '
                     f'{shlex.join(self.command)}\n')
@@ -390,7 +413,8 @@ def run_stages(stages: Sequence[Stage], jobs: int) -> List[Dict]:
     """
     prepared = set()
     for stage in stages:
-        data = tuple(o for o in stage.options if '.dataset.' in o)
+        data = tuple(sorted((k, str(v)) for k, v in stage.options.items()
+                            if '.dataset.' in k))
         if data not in prepared:
             prepared.add(data)
             prepare_data(stage.config, stage.options)
@@ -425,10 +449,10 @@ def pretrain_stage(args, seed: int, root: str) -> Dict:
     written beside the cache and renamed into place when it succeeds.
     """
     config = osp.join(CONFIG_DIR, PRETRAIN_CONFIG)
-    options = data_options(args, pretrain=True) + schedule_options(args) + [
-        f'randomness.seed={seed}']
-    cfg = merged_config(config, [o for o in options
-                                 if '.data_root=' not in o])
+    options = dict(data_options(args, pretrain=True),
+                   **schedule_options(args), **{'randomness.seed': seed})
+    cfg = merged_config(config, {k: v for k, v in options.items()
+                                 if not k.endswith('.data_root')})
     key = hashlib.sha1(cfg.pretty_text.encode()).hexdigest()[:10]
     name = f'{osp.splitext(PRETRAIN_CONFIG)[0]}_seed{seed}_{key}'
     cache = osp.abspath(osp.join(args.data_root, 'pretrained', name))
@@ -471,6 +495,9 @@ def finish_pretrain(entry: Dict, result: Dict) -> Dict:
         try:
             os.rename(work_dir, entry['cache'])
             folder = entry['cache']
+            # Keep the stage's config with the checkpoint it made.
+            os.replace(entry['stage'].stage_config,
+                       osp.join(folder, 'stage_config.py'))
         except OSError:  # another demo cached the same one meanwhile
             shutil.rmtree(work_dir)
             folder = entry['cache']
@@ -482,17 +509,18 @@ def finish_pretrain(entry: Dict, result: Dict) -> Dict:
 
 def transfer_stage(args, root: str, task: str, size: int, pre: Dict,
                    method: str, lr: float, seed: int) -> Stage:
-    options = data_options(args, pretrain=False, size=size, task=task) + \
-        schedule_options(args) + [
-            f'model.backbone.init_cfg.checkpoint={pre["checkpoint"]}',
-            f'optim_wrapper.optimizer.lr={lr}', f'randomness.seed={seed}']
+    options = dict(
+        data_options(args, pretrain=False, size=size, task=task),
+        **schedule_options(args), **{
+            'model.backbone.init_cfg.checkpoint': pre['checkpoint'],
+            'optim_wrapper.optimizer.lr': lr, 'randomness.seed': seed})
     if TASKS[task]:
         # Another downstream task: its dataset settings replace the config's.
-        task_dataset = merged_config(TASKS[task], []).train_dataloader.dataset
+        task_dataset = merged_config(TASKS[task], {}).train_dataloader.dataset
         for key in ('task', 'num_train', 'num_val', 'num_test'):
-            if f'.dataset.{key}=' not in ' '.join(options):
-                options += [f'{loader}.dataset.{key}={task_dataset[key]}'
-                            for loader in LOADERS]
+            for loader in LOADERS:
+                options.setdefault(f'{loader}.dataset.{key}',
+                                   task_dataset[key])
     p = pre['pretrain_seed']
     name = f'{method}_lr{lr:g}_seed{seed}'
     # Folder names come from the method key, never from the config's path.

@@ -129,16 +129,21 @@ def test_full_reuses_the_cache_from_a_folder_with_a_space(demo,
     pre-training seed 0 comes from the cache the first run wrote."""
     checkout = copy_checkout(tmp_path_factory.mktemp('space') / 'my demo')
     work_dir = osp.join(checkout, 'work_dirs', 'full run')
+    # The first run's clips and cache, in a folder whose name has a space
+    # too: the cached checkpoint's path reaches the stages in --cfg-options.
+    data = osp.join(checkout, 'data dir')
+    shutil.copytree(demo['data'], data)
     proc = run_python([
         'tools/run_demo.py', '--quick', '--full', '--work-dir', work_dir,
-        '--data-root', demo['data'], '--methods', 'linear-probe',
+        '--data-root', data, '--methods', 'linear-probe',
         'adaptformer-8', '--protocol', 'shared', '--seeds', '0', '--lrs',
         '0.01', '--pretrain-seeds', '0', '1'], cwd=checkout)
     assert 'reusing' in proc.stdout
     report = json.load(open(osp.join(work_dir, 'results.json')))
     assert report['pretrain']['0']['cached'] is True
     assert report['pretrain']['1']['cached'] is False
-    assert len(os.listdir(osp.join(demo['data'], 'pretrained'))) == 2
+    assert len(os.listdir(osp.join(data, 'pretrained'))) == 2
+    assert report['pretrain']['0']['checkpoint'].startswith(data)
     rows = report['rows']
     assert {(r['task'], r['size']) for r in rows} == {
         (t, n) for t in ('dynamics', 'order') for n in (8, 16)}
