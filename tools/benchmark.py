@@ -17,25 +17,19 @@ wraps our model's training step and inference in ``torch.compile`` (default
 backend inductor; the stock baseline stays eager). Prints a table;
 ``--json`` also writes the figures. See docs/benchmarks.md.
 """
-import argparse
-import json
-import os
 import os.path as osp
 import sys
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 import adaptformer_mm  # noqa: E402,F401  (stack fixes + registrations)
-from adaptformer_mm.apis import load_config  # noqa: E402
 from adaptformer_mm.utils.benchmark import (AMP_DTYPES,  # noqa: E402
                                             format_benchmark, run_benchmark)
-from mmengine.config import DictAction  # noqa: E402
+from adaptformer_mm.utils.cli import (ConfigBenchmarkTool,  # noqa: E402
+                                      add_json_option)
 
 
-def parse_args(argv=None):
-    parser = argparse.ArgumentParser(
-        description='Benchmark training and inference of a config\'s model')
-    parser.add_argument('config', help='config file')
+def add_options(parser):
     parser.add_argument('--batch', type=int, default=8,
                         help='clips per step (default 8)')
     parser.add_argument('--amp', choices=sorted(AMP_DTYPES), default='none',
@@ -46,7 +40,7 @@ def parse_args(argv=None):
                         help='untimed steps before them (default 3)')
     parser.add_argument('--baseline', action='store_true',
                         help='also run stock mmaction2 VisionTransformer')
-    parser.add_argument('--json', help='write the figures to this file')
+    add_json_option(parser)
     parser.add_argument('--device', choices=['cuda', 'cpu'],
                         help='default: cuda when present, else cpu')
     parser.add_argument('--frames', type=int,
@@ -60,30 +54,21 @@ def parse_args(argv=None):
                         metavar='BACKEND',
                         help='torch.compile our model (backend inductor '
                         'unless named, e.g. eager, aot_eager)')
-    parser.add_argument(
-        '--cfg-options', nargs='+', action=DictAction,
-        help='override config settings, e.g. model.backbone.with_cp=True')
-    return parser.parse_args(argv)
 
 
-def main(argv=None):
-    args = parse_args(argv)
-    cfg = load_config(args.config)
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
-    result = run_benchmark(
+def run(cfg, args):
+    return run_benchmark(
         cfg, batch=args.batch, steps=args.steps, warmup=args.warmup,
         amp=args.amp, device=args.device, baseline=args.baseline,
         frames=args.frames, size=args.size, threads=args.threads,
         compile_backend=args.compile)
-    print(format_benchmark(result))
-    if args.json:
-        os.makedirs(osp.dirname(osp.abspath(args.json)), exist_ok=True)
-        with open(args.json, 'w') as f:
-            json.dump(result, f, indent=2)
-        print(f'figures written to {args.json}')
-    return result
 
+
+TOOL = ConfigBenchmarkTool(
+    'Benchmark training and inference of a config\'s model', add_options,
+    'override config settings, e.g. model.backbone.with_cp=True', run,
+    format_benchmark)
+parse_args, main = TOOL.parse_args, TOOL.main
 
 if __name__ == '__main__':
     main()

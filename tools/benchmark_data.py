@@ -16,25 +16,19 @@ augmentation, stock decord loading), on ``--baseline-data-root`` if given
 (e.g. the originals of a dataset re-encoded by ``tools/prepare_videos.py``),
 and prints the per-worker speedup. See docs/benchmarks.md.
 """
-import argparse
-import json
-import os
 import os.path as osp
 import sys
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 import adaptformer_mm  # noqa: E402,F401  (stack fixes + registrations)
-from adaptformer_mm.apis import load_config  # noqa: E402
+from adaptformer_mm.utils.cli import (ConfigBenchmarkTool,  # noqa: E402
+                                      add_json_option)
 from adaptformer_mm.utils.data_benchmark import (  # noqa: E402
     format_data_benchmark, run_data_benchmark)
-from mmengine.config import DictAction  # noqa: E402
 
 
-def parse_args(argv=None):
-    parser = argparse.ArgumentParser(
-        description='Benchmark the clips/s of a config\'s data pipeline')
-    parser.add_argument('config', help='config file')
+def add_options(parser):
     parser.add_argument('--split', default='train',
                         help='which <split>_dataloader (default train)')
     parser.add_argument('--num-workers', type=int, default=0,
@@ -51,32 +45,22 @@ def parse_args(argv=None):
     parser.add_argument('--baseline-data-root',
                         help='data_root of the stock pipeline (default: '
                         'that of this pipeline)')
-    parser.add_argument('--json', help='write the figures to this file')
-    parser.add_argument(
-        '--cfg-options', nargs='+', action=DictAction,
-        help='override config settings, e.g. '
-        'train_dataloader.dataset.ann_file=...')
-    return parser.parse_args(argv)
+    add_json_option(parser)
 
 
-def main(argv=None):
-    args = parse_args(argv)
-    cfg = load_config(args.config)
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
-    result = run_data_benchmark(
+def run(cfg, args):
+    return run_data_benchmark(
         cfg, split=args.split, num_workers=args.num_workers,
         samples=args.samples, data_root=args.data_root,
         target_rate=args.target_rate, baseline=args.baseline,
         baseline_data_root=args.baseline_data_root)
-    print(format_data_benchmark(result))
-    if args.json:
-        os.makedirs(osp.dirname(osp.abspath(args.json)), exist_ok=True)
-        with open(args.json, 'w') as f:
-            json.dump(result, f, indent=2)
-        print(f'figures written to {args.json}')
-    return result
 
+
+TOOL = ConfigBenchmarkTool(
+    'Benchmark the clips/s of a config\'s data pipeline', add_options,
+    'override config settings, e.g. train_dataloader.dataset.ann_file=...',
+    run, format_data_benchmark)
+parse_args, main = TOOL.parse_args, TOOL.main
 
 if __name__ == '__main__':
     main()

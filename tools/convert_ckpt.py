@@ -8,39 +8,31 @@ The output holds ``{'state_dict': ...}`` with ``backbone.*`` (and
 ``torch.load(weights_only=True)``, ``load_from`` or
 ``init_cfg=dict(type='Pretrained', checkpoint=OUT, prefix='backbone.')``.
 """
-import argparse
 import os.path as osp
 import sys
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 import adaptformer_mm  # noqa: E402,F401  (repairs the stack before mmaction)
-from adaptformer_mm.models.convert import convert_file, convert_videomae
+from adaptformer_mm.models.convert import convert_videomae  # noqa: E402
+from adaptformer_mm.utils.cli import ConverterTool  # noqa: E402
 
 
-def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('src', help='original checkpoint')
-    parser.add_argument('dst', help='output file (mmaction2 keys)')
+def add_options(parser):
     parser.add_argument(
         '--num-frames', type=int, default=16,
         help='frames the sinusoid pos_embed is generated for (default 16)')
     parser.add_argument(
         '--img-size', type=int, default=224,
         help='input size the sinusoid pos_embed is generated for')
-    parser.add_argument(
-        '--ignore-unknown', action='store_true',
-        help='drop keys no rule converts instead of failing')
-    return parser.parse_args(argv)
 
 
-def main(argv=None) -> int:
-    args = parse_args(argv)
-    return convert_file(
-        args.src, args.dst,
-        lambda ckpt: convert_videomae(ckpt, args.num_frames, args.img_size),
-        'mmaction2', args.ignore_unknown)
-
+TOOL = ConverterTool(
+    __doc__, 'original checkpoint', 'output file (mmaction2 keys)',
+    add_options,
+    lambda ckpt, args: convert_videomae(ckpt, args.num_frames, args.img_size),
+    'mmaction2')
+parse_args, main = TOOL.parse_args, TOOL.main
 
 if __name__ == '__main__':
     sys.exit(main())

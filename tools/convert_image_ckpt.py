@@ -9,37 +9,28 @@ file has a classifier), loads with ``torch.load(weights_only=True)`` and is
 used as ``init_cfg=dict(type='Pretrained', checkpoint=OUT,
 prefix='backbone.')`` of TunableViT / AdaptFormerViT / VPTViT.
 """
-import argparse
 import os.path as osp
 import sys
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 import adaptformer_mm  # noqa: E402,F401  (repairs the stack)
-from adaptformer_mm.models.convert import convert_file
-from adaptformer_mm.models.convert_image import convert_image_vit
+from adaptformer_mm.models.convert_image import convert_image_vit  # noqa: E402
+from adaptformer_mm.utils.cli import ConverterTool  # noqa: E402
 
 
-def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('src', help='MAE / timm / mmpretrain checkpoint')
-    parser.add_argument('dst', help='output file (mmpretrain keys)')
+def add_options(parser):
     parser.add_argument(
         '--img-size', type=int, default=None,
         help='resize pos_embed to this input size (default: keep)')
-    parser.add_argument(
-        '--ignore-unknown', action='store_true',
-        help='drop keys no rule converts instead of failing')
-    return parser.parse_args(argv)
 
 
-def main(argv=None) -> int:
-    args = parse_args(argv)
-    return convert_file(
-        args.src, args.dst,
-        lambda ckpt: convert_image_vit(ckpt, img_size=args.img_size),
-        'mmpretrain', args.ignore_unknown)
-
+TOOL = ConverterTool(
+    __doc__, 'MAE / timm / mmpretrain checkpoint',
+    'output file (mmpretrain keys)', add_options,
+    lambda ckpt, args: convert_image_vit(ckpt, img_size=args.img_size),
+    'mmpretrain')
+parse_args, main = TOOL.parse_args, TOOL.main
 
 if __name__ == '__main__':
     sys.exit(main())

@@ -23,7 +23,7 @@ import sys
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
-from adaptformer_mm.datasets.prepare import (  # noqa: E402
+from adaptformer_mm.utils.prepare_videos import (  # noqa: E402
     OUTPUT_EXTENSIONS, X264_PRESETS, EncodeSettings, format_summary,
     measure_decode_rate, prepare_videos, rewrite_ann_file)
 

@@ -10,9 +10,19 @@ prompts and head; the backbone file is read once.
 Tasks may use different methods (AdaptFormer, VPT, linear probing) and heads,
 as long as they were trained on the same backbone (checked by checksum).
 Inputs are prepared by each task's own test pipeline, so a task answers
-exactly as its own full model does. Image tasks will plug in through the same
-path: the model and pipeline come from the task's config (mmpretrain scope);
-only :func:`video_data` is video-specific.
+exactly as its own full model does.
+
+Video tasks only, for now. Image tasks (mmpretrain configs) are not
+supported and not tested: building the model and the test pipeline follow
+each task config's ``default_scope``, and task files and checksums do not
+depend on the domain, but the inputs are video only. :func:`video_data`
+passes a file to the pipeline as ``filename`` (mmpretrain's
+``LoadImageFromFile`` reads ``img_path``) and packs a tensor, which must be
+``(C, T, H, W)`` or ``(views, C, T, H, W)``, with mmaction2's
+``ActionDataSample`` (mmpretrain's ``ImageClassifier`` takes ``(C, H, W)``
+and its own ``DataSample``). Missing: an image counterpart of
+:func:`video_data` chosen per task from its config, and a test on an image
+task file.
 """
 from collections import OrderedDict
 from dataclasses import dataclass

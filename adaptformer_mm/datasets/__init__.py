@@ -1,7 +1,7 @@
 from .gpu_decode import GPUDecode, GPUDecodeInit
 from .repeated_aug import RepeatedAugDataset, repeated_aug_collate
 from .robust import (AnnotationError, BadSampleError, BadSampleMixin,
-                     BadSampleReportHook, CheckedVideoDataset)
+                     CheckedVideoDataset)
 from .svhn import SVHN
 from .synthetic import SYNTHETIC_TASKS, generate_synthetic_dataset
 from .synthetic_video_dataset import (SyntheticVideoDataset, prepare_synthetic,
@@ -17,3 +17,15 @@ __all__ = [
     'prepare_synthetic', 'repeated_aug_collate', 'short_side_size',
     'synthetic_folder'
 ]
+
+
+def __getattr__(name):
+    # BadSampleReportHook lives in adaptformer_mm.engine.hooks now; this
+    # keeps `from adaptformer_mm.datasets import BadSampleReportHook`
+    # working without the datasets package importing the engine (whose hook
+    # imports this package).
+    if name == 'BadSampleReportHook':
+        from adaptformer_mm.engine.hooks.bad_sample_report import \
+            BadSampleReportHook
+        return BadSampleReportHook
+    raise AttributeError(f'module {__name__!r} has no attribute {name!r}')

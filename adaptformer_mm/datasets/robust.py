@@ -33,7 +33,8 @@ Counting with dataloader workers: a worker loads samples in its own process,
 so a counter in the dataset object would stay in the worker. Each skipped
 sample is appended as one JSON line to a record file instead (one ``write`` per
 line on a file opened for appending, so lines of concurrent workers do not
-mix). :class:`BadSampleReportHook` chooses the file
+mix). ``BadSampleReportHook`` (in
+:mod:`adaptformer_mm.engine.hooks.bad_sample_report`) chooses the file
 (``bad_samples_rankR.jsonl`` in the run's log folder) in ``before_train``,
 before any worker starts, and reads what was added at the end of each epoch.
 Without the hook the per-sample warnings still appear, and
@@ -55,15 +56,12 @@ from typing import Any, Dict, List, Optional, Tuple
 
 from mmaction.datasets import VideoDataset
 from mmaction.registry import DATASETS
-from mmengine.dist import all_gather_object, get_rank
 from mmengine.fileio import exists, get_text
-from mmengine.hooks import Hook
 from mmengine.logging import print_log
-from mmengine.registry import HOOKS
 
 __all__ = [
     'BAD_SAMPLE_MODES', 'AnnotationError', 'BadSampleError',
-    'BadSampleMixin', 'CheckedVideoDataset', 'BadSampleReportHook'
+    'BadSampleMixin', 'CheckedVideoDataset'
 ]
 
 BAD_SAMPLE_MODES = ('error', 'skip')
@@ -132,7 +130,7 @@ class BadSampleMixin:
             print_log(
                 f'{type(self).__name__}: dropped {len(dropped)} bad line(s) '
                 f'of {self.ann_file} (on_bad_sample=\'skip\'): '
-                + _listing(self.dropped_lines),
+                + listing(self.dropped_lines),
                 logger='current', level=logging.WARNING)
         if not data_list:
             what = 'no lines' if not any(ln.strip() for ln in lines) else \
@@ -266,72 +264,8 @@ def _one_line(error: Exception, limit: int = 300) -> str:
     return text if len(text) <= limit else text[:limit] + '...'
 
 
-def _listing(items: List[str]) -> str:
+def listing(items: List[str]) -> str:
+    """The first SHOWN items joined by '; ', then '... and N more'."""
     shown = '; '.join(items[:SHOWN])
     more = len(items) - SHOWN
     return shown + (f'; ... and {more} more' if more > 0 else '')
-
-
-def _checked_datasets(dataset) -> List[BadSampleMixin]:
-    """The :class:`BadSampleMixin` datasets inside (wrappers unwrapped)."""
-    if isinstance(dataset, BadSampleMixin):
-        return [dataset]
-    found = []
-    inner = getattr(dataset, 'datasets', None)  # ConcatDataset
-    for child in (inner or []) + [getattr(dataset, 'dataset', None)]:
-        if child is not None:
-            found += _checked_datasets(child)
-    return found
-
-
-@HOOKS.register_module()
-class BadSampleReportHook(Hook):
-    """Log how many training samples were skipped in each epoch, and which.
-
-    Gives every :class:`BadSampleMixin` dataset of the train dataloader a
-    record file ``bad_samples_rank{R}.jsonl`` in the run's log folder (kept as
-    the list of skipped samples), then at the end of each epoch reads the
-    lines added since the last epoch (from all dataloader workers) and, on
-    rank 0, logs the count over all ranks and names the samples. Does nothing
-    for other datasets.
-    """
-
-    priority = 'LOW'
-
-    def before_train(self, runner) -> None:
-        self.datasets = _checked_datasets(runner.train_dataloader.dataset)
-        self.record = osp.join(runner.log_dir,
-                               f'bad_samples_rank{get_rank()}.jsonl')
-        self.offset = 0
-        self.total = 0
-        # Before the first epoch, hence before any dataloader worker exists
-        # (workers copy the dataset when they start).
-        for dataset in self.datasets:
-            dataset.bad_sample_record = self.record
-
-    def after_train_epoch(self, runner) -> None:
-        if not self.datasets:
-            return
-        entries = []
-        if osp.isfile(self.record):
-            with open(self.record, 'rb') as f:
-                f.seek(self.offset)
-                data = f.read()
-            self.offset += len(data)
-            entries = [json.loads(ln) for ln in data.decode().splitlines()
-                       if ln.strip()]
-        # A bad sample also tried as another one's replacement is recorded
-        # twice; the count is of distinct samples.
-        everywhere = list({(e['ann_file'], e['index']): e
-                           for part in all_gather_object(entries)
-                           for e in part}.values())
-        if not everywhere:
-            return
-        self.total += len(everywhere)
-        names = [f'{e["filename"]} ({osp.basename(e["ann_file"])} line '
-                 f'{e["line"]}: {e["error"]})' for e in everywhere]
-        runner.logger.warning(
-            f'epoch {runner.epoch + 1}: skipped {len(everywhere)} bad '
-            f'sample(s) ({self.total} in this run so far; list in '
-            f'{osp.dirname(self.record)}/bad_samples_rank*.jsonl): '
-            + _listing(names))

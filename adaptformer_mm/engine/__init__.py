@@ -1,9 +1,10 @@
 from .distributed import (DeviceAwareDistributedDataParallel,
                           setup_cpu_distributed)
-from .hooks import (InterruptCheckpointHook, TunableCheckpointHook,
-                    TunableSummaryHook)
+from .hooks import (BadSampleReportHook, InterruptCheckpointHook,
+                    TunableCheckpointHook, TunableSummaryHook)
 
 __all__ = [
-    'DeviceAwareDistributedDataParallel', 'InterruptCheckpointHook',
-    'TunableCheckpointHook', 'TunableSummaryHook', 'setup_cpu_distributed'
+    'BadSampleReportHook', 'DeviceAwareDistributedDataParallel',
+    'InterruptCheckpointHook', 'TunableCheckpointHook', 'TunableSummaryHook',
+    'setup_cpu_distributed'
 ]

@@ -7,6 +7,11 @@
 * :mod:`.benchmark`: one recognizer's training step and inference
   (``tools/benchmark.py``); :mod:`.data_benchmark`: the data path
   (``tools/benchmark_data.py``);
+* :mod:`.prepare_videos`: the offline ffmpeg re-encoder
+  (``tools/prepare_videos.py``; training reads its output through the
+  ordinary datasets);
+* :mod:`.cli`: the command line the converter tools share and the one the
+  two benchmark tools share;
 * :mod:`.comparison`: the built-in comparison's bookkeeping
   (``tools/run_demo.py``).
 

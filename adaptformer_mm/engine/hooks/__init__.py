@@ -1,7 +1,9 @@
+from .bad_sample_report import BadSampleReportHook
 from .interrupt import InterruptCheckpointHook
 from .tunable_checkpoint import TunableCheckpointHook
 from .tunable_summary import TunableSummaryHook
 
 __all__ = [
-    'InterruptCheckpointHook', 'TunableCheckpointHook', 'TunableSummaryHook'
+    'BadSampleReportHook', 'InterruptCheckpointHook', 'TunableCheckpointHook',
+    'TunableSummaryHook'
 ]

@@ -10,8 +10,8 @@ VideoMAE ``VisionTransformer`` or mmpretrain's ``VisionTransformer``) and adds:
   drop-path on the frozen path, VPT Sec. 3.2 / AdaptFormer's recipe);
 * no autograd graph below the lowest block holding a trainable parameter,
   and optional activation checkpointing of the blocks that do need one;
-* the ``trainable params: N || all params: M`` summary and the tunable-only
-  state dict;
+* the ``trainable params: N || all params: M`` summary (the tunable-only
+  state is :func:`adaptformer_mm.peft.tunable_state_dict`);
 * a plain report of pretrained tensors a checkpoint did not fill (they stay
   frozen: freezing never depends on what loaded).
 
@@ -30,7 +30,7 @@ from torch import Tensor, nn
 from torch.utils.checkpoint import checkpoint
 
 from adaptformer_mm.peft import (ParamSummary, keep_in_eval, set_trainable,
-                                 summarize_parameters, tunable_state_dict)
+                                 summarize_parameters)
 
 TUNINGS = ('peft', 'full')
 
@@ -162,11 +162,6 @@ class TunableBackboneMixin:
     def tunable_summary(self) -> ParamSummary:
         """Trainable / all parameter counts and trainable groups."""
         return summarize_parameters(self)
-
-    def tunable_state_dict(self):
-        """State of the trainable groups only (see
-        :func:`adaptformer_mm.peft.tunable_state_dict`)."""
-        return tunable_state_dict(self)
 
     # ------------------------------------------------------------- forward
     @property
