@@ -113,16 +113,7 @@ class AdaptMLP(nn.Module):
         if not is_int(embed_dims) or embed_dims <= 0:
             raise ValueError(
                 f'embed_dims must be a positive int, got {embed_dims!r}')
-        if config is not None and fields:
-            raise TypeError('AdaptMLP takes an AdapterConfig or its fields '
-                            f'by name, not both (got {sorted(fields)})')
-        if config is not None and not isinstance(config, AdapterConfig):
-            raise TypeError(f'AdaptMLP config must be an AdapterConfig, got '
-                            f'{type(config).__name__} (build one with '
-                            'AdapterConfig.from_cfg(dict(...)))')
-        if config is None:
-            config = AdapterConfig.from_cfg(fields)
-        self.config = config
+        self.config = config = AdapterConfig.given('AdaptMLP', config, fields)
         self.embed_dims = embed_dims
         self.bottleneck = config.bottleneck
         self.layernorm = config.layernorm

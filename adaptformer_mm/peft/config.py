@@ -74,6 +74,22 @@ class MethodConfig:
                              f'valid fields: {sorted(valid)}')
         return cls(**{**defaults, **cfg})
 
+    @classmethod
+    def given(cls: 'type[C]', owner: str, config: Optional['MethodConfig'],
+              fields: Mapping[str, Any]) -> C:
+        """The config a module was given: one of this type, or its fields
+        by name (``AdaptMLP(64, bottleneck=8)``), not both."""
+        if config is not None and fields:
+            raise TypeError(f'{owner} takes a {cls.__name__} or its fields '
+                            f'by name, not both (got {sorted(fields)})')
+        if config is None:
+            return cls.from_cfg(fields)
+        if not isinstance(config, cls):
+            raise TypeError(f'{owner} config must be of type {cls.__name__}, '
+                            f'got {type(config).__name__} (build one with '
+                            f'{cls.__name__}.from_cfg(dict(...)))')
+        return config
+
     def to_dict(self) -> Dict[str, Any]:
         """Plain data (tuples as lists), as a config file would write it and
         as task files store it; :meth:`from_cfg` reads it back."""

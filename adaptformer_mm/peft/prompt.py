@@ -121,15 +121,7 @@ class PromptTokens(nn.Module):
                  config: Optional[PromptConfig] = None,
                  **fields) -> None:
         super().__init__()
-        if config is not None and fields:
-            raise TypeError('PromptTokens takes a PromptConfig or its fields '
-                            f'by name, not both (got {sorted(fields)})')
-        if config is not None and not isinstance(config, PromptConfig):
-            raise TypeError(f'PromptTokens config must be a PromptConfig, '
-                            f'got {type(config).__name__} (build one with '
-                            'PromptConfig.from_cfg(dict(...)))')
-        if config is None:
-            config = PromptConfig.from_cfg(fields)
+        config = PromptConfig.given('PromptTokens', config, fields)
         if not is_int(num_sets) or num_sets < 1:
             raise ValueError(f'num_sets must be >= 1, got {num_sets!r}')
         self.config = config

@@ -83,7 +83,7 @@ def test_module_reads_its_config():
     assert adapter.norm_in is not None and adapter.dropout.p == 0.2
     with pytest.raises(TypeError, match='not both'):
         AdaptMLP(16, cfg, bottleneck=8)
-    with pytest.raises(TypeError, match='must be an AdapterConfig'):
+    with pytest.raises(TypeError, match='must be of type AdapterConfig'):
         AdaptMLP(16, 64)
     with pytest.raises(ValueError, match=r"adapter_cfg has unknown field\(s\) "
                        r"\['bottelneck'\]; valid fields: \['bottleneck'"):
