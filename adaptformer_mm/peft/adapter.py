@@ -12,8 +12,8 @@ from typing import Optional, Tuple
 import torch
 from torch import Tensor, nn
 
-from .config import (MethodConfig, check_dropout, is_int, is_number,
-                     layers_field, resolve_layers)
+from .config import (MethodConfig, check_choice, check_dropout, is_int,
+                     is_number, layers_field, resolve_layers)
 
 LAYERNORM_OPTIONS = ('none', 'in', 'out')
 ADAPTER_MODES = ('parallel', 'sequential')
@@ -63,16 +63,12 @@ class AdapterConfig(MethodConfig):
         if not is_number(self.scale):
             raise ValueError(f'{key}.scale must be a number (paper: 0.1), '
                              f'got {self.scale!r}')
-        if self.layernorm not in LAYERNORM_OPTIONS:
-            raise ValueError(f'{key}.layernorm must be one of '
-                             f'{LAYERNORM_OPTIONS}, got {self.layernorm!r}')
+        check_choice(f'{key}.layernorm', self.layernorm, LAYERNORM_OPTIONS)
         check_dropout(f'{key}.dropout', self.dropout)
         if not isinstance(self.learnable_scale, bool):
             raise ValueError(f'{key}.learnable_scale must be True or False, '
                              f'got {self.learnable_scale!r}')
-        if self.mode not in ADAPTER_MODES:
-            raise ValueError(f'{key}.mode must be one of {ADAPTER_MODES}, '
-                             f'got {self.mode!r}')
+        check_choice(f'{key}.mode', self.mode, ADAPTER_MODES)
         # Frozen: store the list a config file gives as a tuple.
         object.__setattr__(self, 'layers',
                            layers_field(f'{key}.layers', self.layers))

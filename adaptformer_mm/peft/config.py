@@ -119,6 +119,11 @@ def is_number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
+def check_choice(key: str, value: Any, valid: Sequence[Any]) -> None:
+    if value not in valid:
+        raise ValueError(f'{key} must be one of {valid}, got {value!r}')
+
+
 def check_dropout(key: str, value: Any) -> None:
     if not is_number(value) or not 0.0 <= value < 1.0:
         raise ValueError(

@@ -12,8 +12,8 @@ from typing import Optional, Tuple
 import torch
 from torch import Tensor, nn
 
-from .config import (MethodConfig, check_dropout, is_int, layers_field,
-                     resolve_layers)
+from .config import (MethodConfig, check_choice, check_dropout, is_int,
+                     layers_field, resolve_layers)
 
 PROMPT_INITS = ('uniform', 'normal')
 
@@ -53,9 +53,7 @@ class PromptConfig(MethodConfig):
         if not is_int(self.num_tokens) or self.num_tokens < 1:
             raise ValueError(f'{key}.num_tokens must be an int >= 1, got '
                              f'{self.num_tokens!r}')
-        if self.init not in PROMPT_INITS:
-            raise ValueError(f'{key}.init must be one of {PROMPT_INITS}, '
-                             f'got {self.init!r}')
+        check_choice(f'{key}.init', self.init, PROMPT_INITS)
         check_dropout(f'{key}.dropout', self.dropout)
         if self.project_dim is not None and (not is_int(self.project_dim)
                                              or self.project_dim <= 0):
