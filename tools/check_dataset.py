@@ -54,11 +54,7 @@ def build_split(cfg, split: str):
     """The split's dataset, built without reading its list (lazy_init), so
     a bad line cannot stop the check before it starts."""
     from mmaction.registry import DATASETS
-    loader = cfg.get(f'{split}_dataloader')
-    if not loader:
-        raise KeyError(f'{split}_dataloader is not in the config; valid '
-                       f'splits here: {available_splits(cfg)}')
-    dataset_cfg = loader.dataset.copy()
+    dataset_cfg = cfg[f'{split}_dataloader'].dataset.copy()
     dataset_cfg['lazy_init'] = True
     return DATASETS.build(dataset_cfg)
 
@@ -87,12 +83,11 @@ def _load(index: int) -> Tuple[int, str]:
         return index, f'{type(e).__name__}: {" ".join(str(e).split())[:300]}'
 
 
-def check_split(cfg, split: str, workers: int) -> Dict:
+def check_split(dataset, split: str, workers: int) -> Dict:
     """Check one split: bad lines of the list, then samples that fail."""
     global _DATASET
     from mmengine.utils import track_parallel_progress, track_progress
 
-    dataset = build_split(cfg, split)
     samples, bad, lines = checker_for(dataset).parse_annotations()
     print(f'{split}: {dataset.ann_file}: {len(samples)} valid lines to load',
           flush=True)
@@ -137,11 +132,11 @@ def main(argv=None) -> int:
     checked = set()
     reports = []
     for split in splits:
-        report = check_split(cfg, split, args.workers)
-        if report['ann_file'] in checked:  # e.g. test_dataloader = val's
+        dataset = build_split(cfg, split)
+        if dataset.ann_file in checked:  # e.g. test_dataloader = val's
             continue
-        checked.add(report['ann_file'])
-        reports.append(report)
+        checked.add(dataset.ann_file)
+        reports.append(check_split(dataset, split, args.workers))
     bad_total = 0
     print()
     for r in reports:

@@ -8,16 +8,6 @@ from adaptformer_mm.datasets import generate_synthetic_dataset
 
 from ..conftest import DEMO_CONFIG, run_python
 
-PIPELINE = '''[
-    dict(type='DecordInit'),
-    dict(type='SampleFrames', clip_len=8, frame_interval=2, num_clips=1,
-         test_mode=True),
-    dict(type='DecordDecode'),
-    dict(type='Resize', scale=(64, 64), keep_ratio=False),
-    dict(type='FormatShape', input_format='NCTHW'),
-    dict(type='PackActionInputs'),
-]'''
-
 
 @pytest.fixture(scope='module')
 def bad_list(tmp_path_factory):
@@ -40,7 +30,9 @@ def bad_list(tmp_path_factory):
         "val_dataloader = dict(num_workers=0, persistent_workers=False, "
         "dataset=dict(_delete_=True, type='VideoDataset', "
         f"ann_file={str(ann)!r}, data_prefix=dict(video={clips!r}), "
-        f"num_classes=4, test_mode=True, pipeline={PIPELINE}))\n"
+        "num_classes=4, test_mode=True, "
+        # the demo config's own val pipeline
+        "pipeline={{_base_.val_pipeline}}))\n"
         "test_dataloader = val_dataloader\n")
     return root, str(config), str(ann), clips
 
