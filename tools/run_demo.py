@@ -34,6 +34,7 @@ threads each. Usage::
         [--quick] [--full] [--fresh-pretrain]
 """
 import argparse
+import functools
 import hashlib
 import json
 import os
@@ -507,6 +508,14 @@ def finish_pretrain(entry: Dict, result: Dict) -> Dict:
                 cached=False)
 
 
+@functools.lru_cache(maxsize=None)
+def task_dataset(task: str) -> Dict[str, object]:
+    """Generator settings of a downstream task's dataset config (read once)."""
+    dataset = merged_config(TASKS[task], {}).train_dataloader.dataset
+    return {k: dataset[k] for k in ('task', 'num_train', 'num_val',
+                                    'num_test')}
+
+
 def transfer_stage(args, root: str, task: str, size: int, pre: Dict,
                    method: str, lr: float, seed: int) -> Stage:
     options = dict(
@@ -516,11 +525,9 @@ def transfer_stage(args, root: str, task: str, size: int, pre: Dict,
             'optim_wrapper.optimizer.lr': lr, 'randomness.seed': seed})
     if TASKS[task]:
         # Another downstream task: its dataset settings replace the config's.
-        task_dataset = merged_config(TASKS[task], {}).train_dataloader.dataset
-        for key in ('task', 'num_train', 'num_val', 'num_test'):
+        for key, value in task_dataset(task).items():
             for loader in LOADERS:
-                options.setdefault(f'{loader}.dataset.{key}',
-                                   task_dataset[key])
+                options.setdefault(f'{loader}.dataset.{key}', value)
     p = pre['pretrain_seed']
     name = f'{method}_lr{lr:g}_seed{seed}'
     # Folder names come from the method key, never from the config's path.
