@@ -56,7 +56,7 @@ from adaptformer_mm.utils.comparison import (  # noqa: E402
 
 CONFIG_DIR = osp.join(REPO, 'configs', 'demo')
 PRETRAIN_CONFIG = 'videomae_vit-tiny-p16_scratch_adamw-12e_synthetic-prim24.py'
-TRANSFER_SUFFIX = '_vit-tiny-p16_prim24-pre_adamw-30e_synthetic-dynamics.py'
+TRANSFER_SUFFIX = '_vit-tiny-p16_prim24-pre_adamw-24e_synthetic-dynamics.py'
 # Method key (the config's first name field) -> row label.
 METHODS = {
     'linear-probe': 'linear probe',

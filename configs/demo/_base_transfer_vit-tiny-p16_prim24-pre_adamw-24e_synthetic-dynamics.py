@@ -32,7 +32,7 @@ model = dict(
 # not fit a run this short: the adapters' up-projection starts at zero and is
 # scaled by 0.1, so in a few hundred SGD steps they barely move (README,
 # "The paper recipes").
-max_epochs = 30
+max_epochs = 24
 warmup_epochs = 3
 base_batch_size = 16
 optim_wrapper = dict(optimizer=dict(lr=1e-2))

@@ -1,3 +1,3 @@
 # Linear probing: the pre-trained backbone is frozen; fc_norm and the head train.
-_base_ = ['./_base_transfer_vit-tiny-p16_prim24-pre_adamw-30e_synthetic-dynamics.py']
+_base_ = ['./_base_transfer_vit-tiny-p16_prim24-pre_adamw-24e_synthetic-dynamics.py']
 model = dict(backbone=dict(type='TunableVideoViT', tuning='peft'))
