@@ -22,38 +22,32 @@ import sys
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 import adaptformer_mm  # noqa: E402,F401  (stack fixes + registrations)
-from adaptformer_mm.utils.cli import (ConfigBenchmarkTool,  # noqa: E402
-                                      add_json_option)
+from adaptformer_mm.utils.cli import (  # noqa: E402
+    ConfigBenchmarkTool, SignatureOptions, add_json_option)
 from adaptformer_mm.utils.data_benchmark import (  # noqa: E402
     format_data_benchmark, run_data_benchmark)
 
 
+# The options of run_data_benchmark, with its defaults.
+OPTIONS = SignatureOptions(run_data_benchmark, dict(
+    split='which <split>_dataloader',
+    num_workers='DataLoader workers, 0: this process',
+    samples='timed clips',
+    data_root='override <split>_dataloader.dataset.data_root',
+    target_rate='training clips/s to feed, the AdaptFormer target of '
+    'docs/benchmarks.md',
+    baseline='also measure mmaction2\'s stock pipeline',
+    baseline_data_root='data_root of the stock pipeline (default: that of '
+    'this pipeline)'))
+
+
 def add_options(parser):
-    parser.add_argument('--split', default='train',
-                        help='which <split>_dataloader (default train)')
-    parser.add_argument('--num-workers', type=int, default=0,
-                        help='DataLoader workers (default 0: this process)')
-    parser.add_argument('--samples', type=int, default=64,
-                        help='timed clips (default 64)')
-    parser.add_argument('--data-root',
-                        help='override <split>_dataloader.dataset.data_root')
-    parser.add_argument('--target-rate', type=float, default=400.0,
-                        help='training clips/s to feed (default 400, the '
-                        'AdaptFormer target of docs/benchmarks.md)')
-    parser.add_argument('--baseline', action='store_true',
-                        help='also measure mmaction2\'s stock pipeline')
-    parser.add_argument('--baseline-data-root',
-                        help='data_root of the stock pipeline (default: '
-                        'that of this pipeline)')
+    OPTIONS.add_to(parser)
     add_json_option(parser)
 
 
 def run(cfg, args):
-    return run_data_benchmark(
-        cfg, split=args.split, num_workers=args.num_workers,
-        samples=args.samples, data_root=args.data_root,
-        target_rate=args.target_rate, baseline=args.baseline,
-        baseline_data_root=args.baseline_data_root)
+    return run_data_benchmark(cfg, **OPTIONS.values(args))
 
 
 TOOL = ConfigBenchmarkTool(

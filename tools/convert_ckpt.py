@@ -1,9 +1,13 @@
-"""Convert a VideoMAE checkpoint (pre-training or fine-tuned) to mmaction2.
+"""Convert a VideoMAE or VideoMAE V2 checkpoint (pre-training, fine-tuned or
+distilled) to mmaction2.
 
     python tools/convert_ckpt.py IN.pth OUT.pth [--num-frames 16]
 
-The layout is detected from the keys (see adaptformer_mm/models/convert.py).
-The output holds ``{'state_dict': ...}`` with ``backbone.*`` (and
+The layout is detected from the keys (see adaptformer_mm/models/convert.py);
+VideoMAE V2 files (``vit_g_hybrid_pt_1200e.pth``,
+``vit_s_k710_dl_from_giant.pth``) have VideoMAE's keys. The report names the
+architecture found and its ``configs/_base_/models`` file. The output holds
+``{'state_dict': ...}`` with ``backbone.*`` (and
 ``cls_head.fc_cls.*`` for fine-tuned files) and loads with
 ``torch.load(weights_only=True)``, ``load_from`` or
 ``init_cfg=dict(type='Pretrained', checkpoint=OUT, prefix='backbone.')``.

@@ -1,4 +1,4 @@
-"""Convert an image ViT checkpoint (MAE or timm layout) to mmpretrain keys.
+"""Convert an image ViT checkpoint (MAE, timm or MoCo v3) to mmpretrain keys.
 
     python tools/convert_image_ckpt.py IN.pth OUT.pth [--img-size 224]
 
@@ -26,7 +26,7 @@ def add_options(parser):
 
 
 TOOL = ConverterTool(
-    __doc__, 'MAE / timm / mmpretrain checkpoint',
+    __doc__, 'MAE / timm / MoCo v3 / mmpretrain checkpoint',
     'output file (mmpretrain keys)', add_options,
     lambda ckpt, args: convert_image_vit(ckpt, img_size=args.img_size),
     'mmpretrain')

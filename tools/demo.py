@@ -11,7 +11,6 @@ The video (mp4, webm, avi, ... anything decord reads, any size and length)
 goes through the config's test pipeline. ``--out-video`` (.mp4 or .avi)
 writes every frame back with the top labels drawn on it.
 """
-import argparse
 import os.path as osp
 import sys
 from typing import List
@@ -24,15 +23,17 @@ import numpy as np  # noqa: E402
 import adaptformer_mm  # noqa: E402,F401  (stack fixes + registrations)
 from adaptformer_mm.apis import (config_classes, inference_video,  # noqa: E402
                                  init_model, read_label_file)
+from adaptformer_mm.utils.cli import (  # noqa: E402
+    add_backbone_option, add_device_option, add_label_file_option,
+    add_topk_option, add_video_argument, require_video, tool_parser)
 
 # Container -> fourcc that OpenCV's bundled FFmpeg writes without extras.
 FOURCC = {'.mp4': 'mp4v', '.avi': 'MJPG'}
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(
-        description='Recognize the action in one video file')
-    parser.add_argument('video', help='video file (mp4, webm, avi, ...)')
+    parser = tool_parser(__doc__)
+    add_video_argument(parser)
     parser.add_argument('config', help='config file of the model')
     parser.add_argument(
         'checkpoint',
@@ -40,23 +41,17 @@ def parse_args(argv=None):
     parser.add_argument(
         '--task-file', help='task file (trainable tensors) to put on the '
         'backbone CHECKPOINT')
-    parser.add_argument(
-        '--backbone', help='pretrained backbone for a tunable-only '
-        'CHECKPOINT')
-    parser.add_argument('--topk', type=int, default=5, help='labels to show')
-    parser.add_argument(
-        '--label-file', help='class names, one per line (default: those '
-        'stored in the checkpoint / task file / config)')
+    add_backbone_option(parser)
+    add_topk_option(parser, 'labels to show')
+    add_label_file_option(parser)
     parser.add_argument(
         '--out-video',
         help=f'write the video with the labels drawn on it '
         f'({"/".join(FOURCC)})')
     parser.add_argument(
         '--force', action='store_true', help='overwrite --out-video')
-    parser.add_argument('--device', default='cpu', help='e.g. cpu, cuda:0')
+    add_device_option(parser)
     args = parser.parse_args(argv)
-    if args.topk < 1:
-        parser.error(f'--topk must be >= 1, got {args.topk}')
     if args.out_video:
         ext = osp.splitext(args.out_video)[1].lower()
         if ext not in FOURCC:
@@ -103,8 +98,7 @@ def draw_labels(video: str, out: str, lines: List[str]) -> int:
 
 def main(argv=None):
     args = parse_args(argv)
-    if not osp.isfile(args.video):
-        raise FileNotFoundError(f'video file not found: {args.video}')
+    require_video(args.video)
     model = init_model(args.config, args.checkpoint, task_file=args.task_file,
                        backbone=args.backbone, device=args.device)
     classes = (read_label_file(args.label_file) if args.label_file else

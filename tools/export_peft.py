@@ -11,7 +11,6 @@ given. OUT holds only tensors and plain metadata (method, config text,
 backbone checksum, class names) and loads with
 ``torch.load(weights_only=True)``; see ``adaptformer_mm/peft/task_file.py``.
 """
-import argparse
 import os.path as osp
 import sys
 
@@ -22,25 +21,20 @@ from adaptformer_mm.apis import (build_model, config_classes,  # noqa: E402
                                  load_config, load_weights, read_label_file)
 from adaptformer_mm.compat import safe_torch_load  # noqa: E402
 from adaptformer_mm.peft.task_file import write_task_file  # noqa: E402
+from adaptformer_mm.utils.cli import (  # noqa: E402
+    add_backbone_option, add_label_file_option, tool_parser)
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(
-        description='Export the trainable part of a checkpoint as a task file')
+    parser = tool_parser(__doc__)
     parser.add_argument('checkpoint', help='training checkpoint (.pth)')
     parser.add_argument('out', help='task file to write (.pth)')
     parser.add_argument(
         '--config',
         help='config of the model (default: the one stored in the '
         'checkpoint, meta.cfg)')
-    parser.add_argument(
-        '--backbone',
-        help='pretrained backbone, for a tunable-only CHECKPOINT (default: '
-        "the config's model.backbone.init_cfg checkpoint)")
-    parser.add_argument(
-        '--label-file',
-        help='class names, one per line (default: those in the checkpoint '
-        'or config)')
+    add_backbone_option(parser)
+    add_label_file_option(parser)
     parser.add_argument(
         '--force', action='store_true', help='overwrite OUT if it exists')
     return parser.parse_args(argv)
@@ -77,6 +71,7 @@ def main(argv=None):
             extra[key] = meta[key]
     task = write_task_file(args.out, model, overwrite=args.force,
                            config=config_text, classes=classes,
+                           dataset_meta=meta.get('dataset_meta'),
                            extra_meta=extra)
     summary = task.meta
     print(f'task file:  {osp.abspath(args.out)} '

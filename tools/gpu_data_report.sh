@@ -82,25 +82,26 @@ WORK=$(cd "$WORK" && pwd)
 WHEELS=${GPU_DATA_REPORT_WHEELS:-$REPO/.whl}
 SITE=${GPU_DATA_REPORT_SITE:-/tmp/site}
 BUDGET=${GPU_DATA_REPORT_BUDGET_S:-420}
-if [ "$DRY" = 1 ]; then
-    WORKERS=${GPU_DATA_REPORT_WORKERS:-1 0}
-    PER_WORKER=${GPU_DATA_REPORT_SAMPLES_PER_WORKER:-2}
-    MIN_SAMPLES=${GPU_DATA_REPORT_MIN_SAMPLES:-4}
-    NUM_VIDEOS=${GPU_DATA_REPORT_NUM_VIDEOS:-3}
-    K400_VIDEO_ARGS=${GPU_DATA_REPORT_K400_VIDEO_ARGS:-"--size 128x64 --frames 40"}
-    SSV2_VIDEO_ARGS=${GPU_DATA_REPORT_SSV2_VIDEO_ARGS:-"--size 96x64 --frames 40 --fps 12 --codec vp9"}
-    EQ_VIDEOS=2
-else
-    # 16 first (the host's figure for the target), then 1 (cheap, the
-    # per-worker cost): what the time budget cuts, if anything, is 8.
-    WORKERS=${GPU_DATA_REPORT_WORKERS:-16 1 8}
-    PER_WORKER=${GPU_DATA_REPORT_SAMPLES_PER_WORKER:-32}
-    MIN_SAMPLES=${GPU_DATA_REPORT_MIN_SAMPLES:-64}
-    NUM_VIDEOS=${GPU_DATA_REPORT_NUM_VIDEOS:-16}
-    K400_VIDEO_ARGS=${GPU_DATA_REPORT_K400_VIDEO_ARGS:-"--size 640x272 --frames 300"}
-    SSV2_VIDEO_ARGS=${GPU_DATA_REPORT_SSV2_VIDEO_ARGS:-"--size 426x240 --frames 48 --fps 12 --codec vp9"}
-    EQ_VIDEOS=4
-fi
+# setting VAR NAME DRY FULL: VAR is $GPU_DATA_REPORT_NAME when set and not
+# empty, else the dry-run (DRY) or the full-run (FULL) default.
+setting() {
+    local env=GPU_DATA_REPORT_$2 default=$4
+    if [ "$DRY" = 1 ]; then default=$3; fi
+    printf -v "$1" '%s' "${!env:-$default}"
+}
+# Workers, full run: 16 first (the host's figure for the target), then 1
+# (cheap, the per-worker cost): what the time budget cuts, if anything, is 8.
+setting WORKERS WORKERS '1 0' '16 1 8'
+setting PER_WORKER SAMPLES_PER_WORKER 2 32
+setting MIN_SAMPLES MIN_SAMPLES 4 64
+setting NUM_VIDEOS NUM_VIDEOS 3 16
+setting K400_VIDEO_ARGS K400_VIDEO_ARGS '--size 128x64 --frames 40' \
+    '--size 640x272 --frames 300'
+setting SSV2_VIDEO_ARGS SSV2_VIDEO_ARGS \
+    '--size 96x64 --frames 40 --fps 12 --codec vp9' \
+    '--size 426x240 --frames 48 --fps 12 --codec vp9'
+# Not a setting: the videos of the decoder-equivalence check.
+if [ "$DRY" = 1 ]; then EQ_VIDEOS=2; else EQ_VIDEOS=4; fi
 LIBS="torchcodec pynvvideocodec"
 DATASETS="k400 ssv2"
 V=${GPU_DATA_REPORT_VIDEOS:-$WORK/videos}

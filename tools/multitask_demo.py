@@ -8,7 +8,6 @@ task file brings its adapters / prompts, head, config and class names
 (``tools/export_peft.py`` or ``TunableCheckpointHook`` write them). A task is
 named NAME, or after its file. ``--task`` limits the answer to some tasks.
 """
-import argparse
 import os.path as osp
 import sys
 
@@ -16,20 +15,22 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 import adaptformer_mm  # noqa: E402,F401  (stack fixes + registrations)
 from adaptformer_mm.apis import MultiTaskRecognizer  # noqa: E402
+from adaptformer_mm.utils.cli import (  # noqa: E402
+    add_device_option, add_topk_option, add_video_argument, require_video,
+    tool_parser)
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(
-        description='Several tasks, one backbone, one video')
-    parser.add_argument('video', help='video file (mp4, webm, avi, ...)')
+    parser = tool_parser(__doc__)
+    add_video_argument(parser)
     parser.add_argument('backbone', help='pretrained backbone checkpoint')
     parser.add_argument(
         'task_files', nargs='+', metavar='[NAME=]TASK_FILE',
         help='task files, optionally named (name defaults to the file stem)')
     parser.add_argument(
         '--task', nargs='+', help='answer only these tasks (default: all)')
-    parser.add_argument('--topk', type=int, default=5, help='labels per task')
-    parser.add_argument('--device', default='cpu', help='e.g. cpu, cuda:0')
+    add_topk_option(parser, 'labels per task')
+    add_device_option(parser)
     args = parser.parse_args(argv)
     tasks = {}
     for item in args.task_files:
@@ -50,8 +51,7 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
-    if not osp.isfile(args.video):
-        raise FileNotFoundError(f'video file not found: {args.video}')
+    require_video(args.video)
     recognizer = MultiTaskRecognizer(args.backbone, device=args.device)
     for name, path in args.tasks.items():
         recognizer.add_task(name, path)

@@ -16,38 +16,41 @@ prepare_manifest.jsonl). Then it times mmaction2's decord training path on
 ``--measure`` originals and their copies and prints the decode-rate gain.
 Exits with status 1 when a video failed. See docs/data_preparation.md.
 """
-import argparse
 import os
 import os.path as osp
 import sys
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
+from adaptformer_mm.utils.cli import (  # noqa: E402
+    SignatureOptions, tool_parser)
 from adaptformer_mm.utils.prepare_videos import (  # noqa: E402
     OUTPUT_EXTENSIONS, X264_PRESETS, EncodeSettings, format_summary,
     measure_decode_rate, prepare_videos, rewrite_ann_file)
 
 
+# The options of EncodeSettings: its defaults (and checks).
+ENCODE_OPTIONS = SignatureOptions(EncodeSettings, dict(
+    short_side='short side in pixels, even',
+    allow_upscale='also enlarge videos whose short side is smaller '
+    '(default: they keep their size)',
+    gop='frames between keyframes',
+    crf='x264 quality, 0-51, lower is better',
+    preset='x264 speed/size trade-off'), choices=dict(preset=X264_PRESETS))
+# The timed clip of measure_decode_rate, with its defaults.
+MEASURE_OPTIONS = SignatureOptions(measure_decode_rate, dict(
+    clip_len='frames per timed clip',
+    frame_interval='frame step of the timed clip'))
+
+
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(
-        description='Re-encode videos to a short side with dense keyframes')
+    parser = tool_parser(__doc__)
     parser.add_argument('src_root', help='folder of the original videos')
     parser.add_argument('dst_root', help='output folder (layout mirrored)')
     parser.add_argument('--ann-file',
                         help='mmaction2 video list ("path label" lines, '
                         'paths relative to SRC_ROOT): only these videos')
-    parser.add_argument('--short-side', type=int, default=256,
-                        help='short side in pixels, even (default 256)')
-    parser.add_argument('--allow-upscale', action='store_true',
-                        help='also enlarge videos whose short side is '
-                        'smaller (default: they keep their size)')
-    parser.add_argument('--gop', type=int, default=16,
-                        help='frames between keyframes (default 16)')
-    parser.add_argument('--crf', type=int, default=23,
-                        help='x264 quality, 0-51, lower is better '
-                        '(default 23)')
-    parser.add_argument('--preset', default='veryfast', choices=X264_PRESETS,
-                        help='x264 speed/size trade-off (default veryfast)')
+    ENCODE_OPTIONS.add_to(parser)
     parser.add_argument('--ext', choices=OUTPUT_EXTENSIONS, default='keep',
                         help='keep the file names (default) or write .mp4 '
                         'names, required for WebM sources; with --ann-file '
@@ -67,18 +70,13 @@ def parse_args(argv=None):
     parser.add_argument('--measure', type=int, default=8,
                         help='prepared videos to time against their '
                         'originals (default 8; 0: no timing)')
-    parser.add_argument('--clip-len', type=int, default=16,
-                        help='frames per timed clip (default 16)')
-    parser.add_argument('--frame-interval', type=int, default=4,
-                        help='frame step of the timed clip (default 4)')
+    MEASURE_OPTIONS.add_to(parser)
     return parser.parse_args(argv)
 
 
 def main(argv=None):
     args = parse_args(argv)
-    settings = EncodeSettings(
-        short_side=args.short_side, gop=args.gop, crf=args.crf,
-        preset=args.preset, allow_upscale=args.allow_upscale)
+    settings = EncodeSettings(**ENCODE_OPTIONS.values(args))
     result = prepare_videos(
         args.src_root, args.dst_root, settings, ann_file=args.ann_file,
         ext=args.ext, ffmpeg=args.ffmpeg, workers=args.workers,
@@ -91,7 +89,7 @@ def main(argv=None):
     if args.measure > 0 and result['pairs']:
         result['measure'] = measure_decode_rate(
             result['pairs'], args.short_side, num_files=args.measure,
-            clip_len=args.clip_len, frame_interval=args.frame_interval)
+            **MEASURE_OPTIONS.values(args))
     print(format_summary(result))
     return result
 

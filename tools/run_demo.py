@@ -19,8 +19,10 @@
    Each chosen (method, lr) then trains with every transfer seed, and the
    test split (held out of every choice) gives top-1 as mean ± std.
 3. Print a table like the AdaptFormer paper's Table 1 and write
-   ``results.md``, ``results.json`` (every run, the grid, the choices) and
-   ``accuracy_vs_params.png`` (``--full``: also ``accuracy_vs_data.png``).
+   ``results.md``, ``results.json`` (every run, the grid, the choices),
+   ``accuracy_vs_params.png`` (``--full``: also ``accuracy_vs_data.png``)
+   and ``tsne.png`` (the test split's final features of each method, as in
+   the VPT paper's pictures).
 
 Every stage is an ordinary ``tools/train.py`` run of an ordinary config: a
 short one beside the stage's folder inherits the demo config and sets the
@@ -64,6 +66,16 @@ METHODS = {
     'adaptformer-8': 'AdaptFormer (r=8)',
     'full-finetune': 'full fine-tune',
 }
+# The VPT paper's other baselines, LoRA and an attentive probe: rows a run
+# adds with --methods (not run by default, to keep the default's budget).
+OPTIONAL_METHODS = {
+    'partial-1': 'partial-1 (top block)',
+    'bitfit': 'bias tuning (BitFit)',
+    'mlp-3': 'MLP-3 head',
+    'lora-2': 'LoRA (r=2)',
+    'attentive-probe': 'attentive probe',
+}
+ALL_METHODS = {**METHODS, **OPTIONAL_METHODS}
 # Downstream task -> the dataset base config the transfer stage swaps in.
 TASKS = {
     'dynamics': None,  # the transfer configs' own dataset
@@ -89,7 +101,8 @@ def parse_args(argv=None):
         'written and reused')
     parser.add_argument('--methods', nargs='+', default=list(METHODS),
                         metavar='METHOD',
-                        help=f'rows to run, from {list(METHODS)}')
+                        help=f'rows to run (default {list(METHODS)}; '
+                        f'optional: {list(OPTIONAL_METHODS)})')
     parser.add_argument('--protocol', default='both',
                         help=f'{sorted(PROTOCOLS)} or both')
     parser.add_argument('--seeds', nargs='+', default=None,
@@ -143,10 +156,10 @@ def check_args(parser, args):
                          f'{minimum}')
         return out
 
-    unknown = [m for m in args.methods if m not in METHODS]
+    unknown = [m for m in args.methods if m not in ALL_METHODS]
     if unknown or len(set(args.methods)) != len(args.methods):
         parser.error(f'--methods: {unknown or args.methods} (give each once); '
-                     f'valid: {list(METHODS)}')
+                     f'valid: {list(ALL_METHODS)}')
     valid = sorted(PROTOCOLS) + ['both']
     if args.protocol not in valid:
         parser.error(f'--protocol: {args.protocol!r}; valid: {valid}')
@@ -209,19 +222,14 @@ def prepare_data(config: str, options: Dict[str, object]) -> None:
     """Write (or reuse) a stage's synthetic clips before any stage starts,
     so stages side by side never write the same clips and a cache made
     with other generator settings is reported here, naming its folder."""
-    import inspect
-
-    from adaptformer_mm.datasets import (SyntheticVideoDataset,
-                                         prepare_synthetic)
-    defaults = {k: v.default for k, v in inspect.signature(
-        SyntheticVideoDataset).parameters.items()}
-    keys = ('task', 'num_train', 'num_val', 'num_test', 'num_frames', 'size',
-            'seed')
+    from adaptformer_mm.datasets import prepare_synthetic
+    from adaptformer_mm.datasets.synthetic import SYNTHETIC_DEFAULTS
     cfg = merged_config(config, options)
     for loader in LOADERS:
         dataset = cfg[loader].dataset
         prepare_synthetic(dataset.data_root, **{
-            k: dataset.get(k, defaults[k]) for k in keys})
+            k: dataset.get(k, default)
+            for k, default in SYNTHETIC_DEFAULTS.items()})
 
 
 def transfer_config(method: str) -> str:
@@ -606,11 +614,49 @@ def main(argv: Optional[List[str]] = None) -> Dict:
     print(f'\n== chosen lrs with seeds {args.seeds} on test '
           f'({len(final)} more runs)', flush=True)
     runs += run_stages(final, args.jobs)
-    return report(args, root, pres, runs, choices, time.perf_counter() - t0)
+    tsne = draw_tsne(args, root, runs, choices)
+    return report(args, root, pres, runs, choices, time.perf_counter() - t0,
+                  tsne)
+
+
+def draw_tsne(args, root: str, runs: List[Dict], choices: Dict) -> Dict:
+    """``tsne.png``: the test split's final features of every method, as
+    the VPT paper pictures them; each method's run at its own (tuned) lr,
+    the first seed, task, pre-training and the largest data size."""
+    import torch
+
+    from adaptformer_mm.utils.features import cached_features
+    from adaptformer_mm.utils.tsne import plot_tsne
+
+    task, size = args.tasks[0], max(args.data_sizes)
+    features, used, labels = {}, {}, None
+    torch.set_num_threads(args.threads)
+    for method in args.methods:
+        lr = choices[task]['tuned'][method]
+        run = next(r for r in runs if (
+            r['task'], r['size'], r['pretrain_seed'], r['method'], r['lr'],
+            r['seed']) == (task, size, args.pretrain_seeds[0], method, lr,
+                           args.seeds[0]))
+        work_dir = osp.join(root, run['work_dir'])
+        with open(osp.join(work_dir, 'last_checkpoint')) as f:
+            checkpoint = f.read().strip()
+        name = osp.basename(work_dir)
+        fs, path, _ = cached_features(
+            osp.join(work_dir, f'{name}_config.py'), checkpoint,
+            split='test', out=osp.join(work_dir, 'features_test.pth'),
+            num_workers=0, progress=False)
+        features[ALL_METHODS[method]] = fs.features.numpy()
+        labels = fs.labels.numpy()
+        used[method] = osp.relpath(path, root)
+    plot_tsne(features, labels, osp.join(root, 'tsne.png'),
+              class_names=fs.classes,
+              title=f'{task}, test split: final features (tuned lr, seed '
+              f'{args.seeds[0]})')
+    return dict(task=task, size=size, split='test', features=used)
 
 
 def report(args, root: str, pres: Dict, runs: List[Dict], choices: Dict,
-           seconds: float) -> Dict:
+           seconds: float, tsne: Dict) -> Dict:
     """Write results.md / results.json / figures; print the table."""
     import torch
 
@@ -619,7 +665,7 @@ def report(args, root: str, pres: Dict, runs: List[Dict], choices: Dict,
     for r in runs:
         params.setdefault(r['method'], dict(trainable=r['trainable'],
                                             total=r['total']))
-    labels = {m: METHODS[m] for m in args.methods}
+    labels = {m: ALL_METHODS[m] for m in args.methods}
     settings = dict(
         methods=args.methods, protocols=args.protocols, seeds=args.seeds,
         lrs=args.lrs, tasks=args.tasks, pretrain_seeds=args.pretrain_seeds,
@@ -659,12 +705,12 @@ def report(args, root: str, pres: Dict, runs: List[Dict], choices: Dict,
                          mean_val={str(lr): v
                                    for lr, v in c['mean_val'].items()})
                  for t, c in choices.items()},
-        rows=rows, params=params, runs=runs)
+        rows=rows, params=params, runs=runs, tsne=tsne)
     with open(osp.join(root, 'results.json'), 'w') as f:
         json.dump(result, f, indent=2)
     plot_accuracy_vs_params(rows, labels, params,
                             osp.join(root, 'accuracy_vs_params.png'))
-    figures = ['accuracy_vs_params.png']
+    figures = ['accuracy_vs_params.png', 'tsne.png']
     if len(args.data_sizes) > 1:
         plot_accuracy_vs_data(rows, labels,
                               osp.join(root, 'accuracy_vs_data.png'))

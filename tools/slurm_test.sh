@@ -1,29 +1,10 @@
 #!/usr/bin/env bash
 # Evaluation on a Slurm cluster, one task per GPU.
 #   [GPUS=8] bash tools/slurm_test.sh PARTITION JOB_NAME CONFIG CHECKPOINT [test.py args...]
+# Also GPUS_PER_NODE, CPUS_PER_TASK, SRUN_ARGS, MASTER_PORT (see
+# tools/_launcher.sh).
 set -euo pipefail
-if [ $# -lt 4 ]; then
-    echo "usage: $0 PARTITION JOB_NAME CONFIG CHECKPOINT [tools/test.py arguments]" >&2
-    exit 2
-fi
-export MASTER_PORT=${MASTER_PORT:-$((12000 + RANDOM % 20000))}
-PARTITION=$1
-JOB_NAME=$2
-CONFIG=$3
-CHECKPOINT=$4
-GPUS=${GPUS:-8}
-GPUS_PER_NODE=${GPUS_PER_NODE:-8}
-CPUS_PER_TASK=${CPUS_PER_TASK:-8}
-SRUN_ARGS=${SRUN_ARGS:-""}
-PYTHON=${PYTHON:-python}
-
-PYTHONPATH="$(dirname "$0")/..${PYTHONPATH:+:$PYTHONPATH}" \
-srun -p "$PARTITION" \
-    --job-name="$JOB_NAME" \
-    --gres=gpu:"$GPUS_PER_NODE" \
-    --ntasks="$GPUS" \
-    --ntasks-per-node="$GPUS_PER_NODE" \
-    --cpus-per-task="$CPUS_PER_TASK" \
-    --kill-on-bad-exit=1 \
-    $SRUN_ARGS \
-    "$PYTHON" -u "$(dirname "$0")/test.py" "$CONFIG" "$CHECKPOINT" --launcher slurm "${@:5}"
+. "$(dirname "$0")/_launcher.sh"
+need_args 4 'PARTITION JOB_NAME CONFIG CHECKPOINT [tools/test.py arguments]' "$@"
+# PARTITION=$1 JOB_NAME=$2 CONFIG=$3 CHECKPOINT=$4
+srun_tool "$1" "$2" test.py "$3" "$4" --launcher slurm "${@:5}"

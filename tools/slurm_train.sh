@@ -1,28 +1,9 @@
 #!/usr/bin/env bash
 # Training on a Slurm cluster, one task per GPU.
 #   [GPUS=16 GPUS_PER_NODE=8] bash tools/slurm_train.sh PARTITION JOB_NAME CONFIG [train.py args...]
+# Also CPUS_PER_TASK, SRUN_ARGS, MASTER_PORT (see tools/_launcher.sh).
 set -euo pipefail
-if [ $# -lt 3 ]; then
-    echo "usage: $0 PARTITION JOB_NAME CONFIG [tools/train.py arguments]" >&2
-    exit 2
-fi
-export MASTER_PORT=${MASTER_PORT:-$((12000 + RANDOM % 20000))}
-PARTITION=$1
-JOB_NAME=$2
-CONFIG=$3
-GPUS=${GPUS:-8}
-GPUS_PER_NODE=${GPUS_PER_NODE:-8}
-CPUS_PER_TASK=${CPUS_PER_TASK:-8}
-SRUN_ARGS=${SRUN_ARGS:-""}
-PYTHON=${PYTHON:-python}
-
-PYTHONPATH="$(dirname "$0")/..${PYTHONPATH:+:$PYTHONPATH}" \
-srun -p "$PARTITION" \
-    --job-name="$JOB_NAME" \
-    --gres=gpu:"$GPUS_PER_NODE" \
-    --ntasks="$GPUS" \
-    --ntasks-per-node="$GPUS_PER_NODE" \
-    --cpus-per-task="$CPUS_PER_TASK" \
-    --kill-on-bad-exit=1 \
-    $SRUN_ARGS \
-    "$PYTHON" -u "$(dirname "$0")/train.py" "$CONFIG" --launcher slurm "${@:4}"
+. "$(dirname "$0")/_launcher.sh"
+need_args 3 'PARTITION JOB_NAME CONFIG [tools/train.py arguments]' "$@"
+# PARTITION=$1 JOB_NAME=$2 CONFIG=$3
+srun_tool "$1" "$2" train.py "$3" --launcher slurm "${@:4}"

@@ -6,8 +6,6 @@ CHECKPOINT may also hold only the trainable tensors (a task file from
 from the config's ``model.backbone.init_cfg`` Pretrained file, and must be the
 backbone the task was trained on (checked by checksum).
 """
-import argparse
-import os
 import os.path as osp
 import sys
 
@@ -17,30 +15,23 @@ import adaptformer_mm  # noqa: E402,F401  (stack fixes + registrations)
 from adaptformer_mm.engine import setup_cpu_distributed  # noqa: E402
 from adaptformer_mm.engine.hooks.tunable_checkpoint import (  # noqa: E402
     pretrained_backbone_file)
-from mmengine.config import Config, DictAction  # noqa: E402
+from adaptformer_mm.utils.cli import (  # noqa: E402
+    add_backbone_option, add_runner_options, parse_runner_args, runner_parser,
+    set_work_dir)
+from mmengine.config import Config  # noqa: E402
 from mmengine.registry import RUNNERS  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description='Test (and eval) a model')
-    parser.add_argument('config', help='test config file path')
+    parser = runner_parser('Test (and eval) a model',
+                           'the dir to save the evaluation metrics')
     parser.add_argument('checkpoint', help='checkpoint file')
-    parser.add_argument(
-        '--work-dir', help='the dir to save the evaluation metrics')
-    parser.add_argument(
-        '--backbone',
-        help='pretrained backbone for a tunable-only CHECKPOINT or task file '
-        "(default: the config's model.backbone.init_cfg checkpoint)")
+    add_backbone_option(parser)
     parser.add_argument(
         '--dump',
         type=str,
         help='dump predictions to this new .pkl file for offline evaluation')
-    parser.add_argument(
-        '--cfg-options',
-        nargs='+',
-        action=DictAction,
-        help='override config settings, e.g. test_dataloader.batch_size=4')
     parser.add_argument(
         '--show-dir', help='directory where visualizations are saved')
     parser.add_argument(
@@ -49,16 +40,10 @@ def parse_args(argv=None):
         '--interval', type=int, default=1, help='visualize every N samples')
     parser.add_argument(
         '--wait-time', type=float, default=2, help='display time (seconds)')
-    parser.add_argument(
-        '--launcher',
-        choices=['none', 'pytorch', 'slurm', 'mpi'],
-        default='none',
-        help='job launcher')
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
-    args = parser.parse_args(argv)
-    if 'LOCAL_RANK' not in os.environ:
-        os.environ['LOCAL_RANK'] = str(args.local_rank)
-    return args
+    add_runner_options(
+        parser,
+        'override config settings, e.g. test_dataloader.batch_size=4')
+    return parse_runner_args(parser, argv)
 
 
 def merge_args(cfg, args):
@@ -89,12 +74,7 @@ def merge_args(cfg, args):
     cfg.launcher = args.launcher
     if args.cfg_options is not None:
         cfg.merge_from_dict(args.cfg_options)
-
-    if args.work_dir is not None:
-        cfg.work_dir = args.work_dir
-    elif cfg.get('work_dir', None) is None:
-        cfg.work_dir = osp.join('./work_dirs',
-                                osp.splitext(osp.basename(args.config))[0])
+    set_work_dir(cfg, args.work_dir, args.config)
     if '://' not in args.checkpoint and not osp.isfile(args.checkpoint):
         raise FileNotFoundError(f'checkpoint not found: {args.checkpoint}')
     cfg.load_from = args.checkpoint

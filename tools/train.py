@@ -9,10 +9,8 @@ and prints where the results are. A config's ``AmpOptimWrapper`` (the paper
 recipes' bf16 autocast) becomes an fp32 ``OptimWrapper``, with one warning,
 on a machine without a GPU, so that a recipe can be tried on a laptop.
 """
-import argparse
 import glob
 import json
-import os
 import os.path as osp
 import sys
 import warnings
@@ -21,10 +19,13 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 import adaptformer_mm  # noqa: E402,F401  (stack fixes + registrations)
 import torch  # noqa: E402
-from adaptformer_mm.engine import setup_cpu_distributed  # noqa: E402
+from adaptformer_mm.engine import (  # noqa: E402
+    build_flexible_runner, setup_cpu_distributed, uses_strategy)
 from adaptformer_mm.engine.hooks.interrupt import (  # noqa: E402
     ensure_interrupt_hook, interrupt_report)
-from mmengine.config import Config, DictAction  # noqa: E402
+from adaptformer_mm.utils.cli import (  # noqa: E402
+    add_runner_options, parse_runner_args, runner_parser, set_work_dir)
+from mmengine.config import Config  # noqa: E402
 from mmengine.device import (  # noqa: E402
     is_cuda_available, is_mlu_available, is_musa_available, is_npu_available)
 from mmengine.registry import RUNNERS  # noqa: E402
@@ -32,9 +33,7 @@ from mmengine.runner import Runner  # noqa: E402
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description='Train a model')
-    parser.add_argument('config', help='train config file path')
-    parser.add_argument('--work-dir', help='the dir to save logs and models')
+    parser = runner_parser('Train a model', 'the dir to save logs and models')
     parser.add_argument(
         '--resume',
         nargs='?',
@@ -68,22 +67,10 @@ def parse_args(argv=None):
         '--deterministic',
         action='store_true',
         help='use deterministic algorithms where torch has them')
-    parser.add_argument(
-        '--cfg-options',
-        nargs='+',
-        action=DictAction,
-        help='override config settings, e.g. model.backbone.depth=2 '
+    add_runner_options(
+        parser, 'override config settings, e.g. model.backbone.depth=2 '
         'train_dataloader.batch_size=8')
-    parser.add_argument(
-        '--launcher',
-        choices=['none', 'pytorch', 'slurm', 'mpi'],
-        default='none',
-        help='job launcher')
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
-    args = parser.parse_args(argv)
-    if 'LOCAL_RANK' not in os.environ:
-        os.environ['LOCAL_RANK'] = str(args.local_rank)
-    return args
+    return parse_runner_args(parser, argv)
 
 
 def merge_args(cfg, args):
@@ -98,12 +85,7 @@ def merge_args(cfg, args):
 
     cfg.launcher = args.launcher
 
-    # work_dir priority: CLI > config > config file name
-    if args.work_dir is not None:
-        cfg.work_dir = args.work_dir
-    elif cfg.get('work_dir', None) is None:
-        cfg.work_dir = osp.join('./work_dirs',
-                                osp.splitext(osp.basename(args.config))[0])
+    set_work_dir(cfg, args.work_dir, args.config)
 
     if args.amp:
         if not torch.cuda.is_available():
@@ -213,7 +195,9 @@ def main(argv=None):
     check_work_dir(cfg)
     setup_cpu_distributed(cfg, args.launcher)
 
-    if 'runner_type' not in cfg:
+    if uses_strategy(cfg):  # FSDP / DeepSpeed: mmengine.runner.FlexibleRunner
+        runner = build_flexible_runner(cfg)
+    elif 'runner_type' not in cfg:
         runner = Runner.from_cfg(cfg)
     else:
         runner = RUNNERS.build(cfg)

@@ -24,8 +24,9 @@ check (the video backbones fit ``pos_embed`` to another frame count), so the
 check compares what the module was actually given, after such adaptation.
 """
 import logging
-import threading
-from typing import List, Optional, Tuple
+import weakref
+from collections import deque
+from typing import Deque, List, Mapping, Optional, Tuple
 
 import torch
 from mmengine.dist import get_dist_info
@@ -48,18 +49,46 @@ class CheckpointMismatchError(RuntimeError):
     """A checkpoint does not fit the model it is loaded into."""
 
 
-# The file the last checkpoint was read from, set by the CheckpointLoader
-# wrapper and consumed by the next load_state_dict: the two are separate calls
-# in mmengine (``_load_checkpoint`` then ``load_state_dict``) and the second
-# never learns the file name. Consumed once, so a later load of an in-memory
-# state dict is not blamed on an old file.
-_source = threading.local()
+# The files checkpoints were last read from, each with weak references to the
+# tensors read: the CheckpointLoader wrapper adds one per read, and
+# load_state_dict names a file only when the state dict it is given holds
+# tensors of that read (mmengine reads the file and loads the state dict in
+# two calls, ``_load_checkpoint`` then ``load_state_dict``, and the second
+# never learns the file name). The link is the tensors themselves, not the
+# order of the calls: a state dict built in memory is never blamed on a file
+# read earlier, whatever was or was not loaded in between, and nothing is
+# kept alive (a dead reference matches nothing).
+_READS: Deque[Tuple[str, List[weakref.ref]]] = deque(maxlen=8)
 
 
-def _take_source() -> Optional[str]:
-    name = getattr(_source, 'filename', None)
-    _source.filename = None
-    return name
+def _tensors(checkpoint) -> List[torch.Tensor]:
+    """The tensors of a read checkpoint: its own values and those one dict
+    down (``state_dict``, ``model``, ``module``...)."""
+    if not isinstance(checkpoint, Mapping):
+        return []
+    found = []
+    for value in checkpoint.values():
+        if torch.is_tensor(value):
+            found.append(value)
+        elif isinstance(value, Mapping):
+            found += [v for v in value.values() if torch.is_tensor(v)]
+    return found
+
+
+def _remember_read(filename: str, checkpoint) -> None:
+    _READS.append((filename, [weakref.ref(t) for t in _tensors(checkpoint)]))
+
+
+def source_of(state_dict) -> Optional[str]:
+    """The file the tensors of ``state_dict`` were read from (the latest of
+    the recent reads that holds any of them), or None for tensors that no
+    recent read produced."""
+    given = {id(v) for v in state_dict.values() if torch.is_tensor(v)}
+    for filename, refs in reversed(list(_READS)):
+        # Both tensors alive at once: equal ids are the same tensor.
+        if any(id(t) in given for t in (r() for r in refs) if t is not None):
+            return filename
+    return None
 
 
 def load_state_dict(module, state_dict, strict=False, logger=None):
@@ -77,7 +106,7 @@ def load_state_dict(module, state_dict, strict=False, logger=None):
         RuntimeError: ``strict=True`` and keys are missing or unexpected
             (as in mmengine).
     """
-    source = _take_source()
+    source = source_of(state_dict)
     unexpected_keys: List[str] = []
     missing_keys: List[str] = []
     err_msg: List[str] = []
@@ -216,8 +245,9 @@ def patch_strict_loading() -> None:
     initializer look the function up in ``mmengine.runner.checkpoint`` at call
     time, so replacing the module attribute covers ``load_from``, ``resume``
     and ``init_cfg``. ``CheckpointLoader.load_checkpoint`` is wrapped to
-    remember the file name, and to name it when torch fails on a file that
-    is not a checkpoint with an error that does not.
+    remember the file name with (weak references to) the tensors it read,
+    and to name it when torch fails on a file that is not a checkpoint with
+    an error that does not.
     """
     from mmengine.runner import checkpoint as ckpt_module
     from mmengine.runner.checkpoint import CheckpointLoader
@@ -228,7 +258,6 @@ def patch_strict_loading() -> None:
         return
 
     def load_checkpoint(cls, filename, map_location=None, logger='current'):
-        _source.filename = None
         try:
             checkpoint = current(cls, filename, map_location, logger)
         except (OSError, RuntimeError):
@@ -239,7 +268,7 @@ def patch_strict_loading() -> None:
             raise RuntimeError(
                 f'cannot read checkpoint {filename}: it is truncated or not '
                 f'a torch checkpoint ({type(e).__name__}: {e})') from e
-        _source.filename = filename
+        _remember_read(filename, checkpoint)
         return checkpoint
 
     load_checkpoint._remembers_file = True

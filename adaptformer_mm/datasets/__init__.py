@@ -1,3 +1,4 @@
+from .balanced_subset import ClassBalancedSubset
 from .gpu_decode import GPUDecode, GPUDecodeInit
 from .repeated_aug import RepeatedAugDataset, repeated_aug_collate
 from .robust import (AnnotationError, BadSampleError, BadSampleMixin,
@@ -10,7 +11,8 @@ from .transforms import ScaledDecordDecode, ScaledDecordInit, short_side_size
 
 __all__ = [
     'AnnotationError', 'BadSampleError', 'BadSampleMixin',
-    'BadSampleReportHook', 'CheckedVideoDataset', 'GPUDecode',
+    'BadSampleReportHook', 'CheckedVideoDataset', 'ClassBalancedSubset',
+    'GPUDecode',
     'GPUDecodeInit', 'RepeatedAugDataset',
     'ScaledDecordDecode', 'ScaledDecordInit', 'SVHN', 'SYNTHETIC_TASKS',
     'SyntheticVideoDataset', 'generate_synthetic_dataset',

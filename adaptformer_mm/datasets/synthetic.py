@@ -26,11 +26,13 @@ to use time:
 Position, size, colour, speed and noise are random per clip; generation is
 deterministic given ``seed``.
 """
+import inspect
 import json
 import os
 import os.path as osp
 import shutil
-from typing import Callable, Dict, List, Sequence, Tuple
+from types import MappingProxyType
+from typing import Callable, Dict, List, Mapping, Sequence, Tuple
 
 import cv2
 import numpy as np
@@ -251,12 +253,7 @@ def generate_synthetic_dataset(root: str,
         Paths: ``root``, ``train_list``, ``val_list``, ``classes`` (and
         ``test_list`` when ``num_test`` > 0).
     """
-    if task not in SYNTHETIC_TASKS:
-        raise ValueError(f'unknown synthetic task {task!r}; valid tasks: '
-                         f'{sorted(SYNTHETIC_TASKS)}')
-    if size % 32:
-        raise ValueError(f'size={size}: use a multiple of 32 (decord cannot '
-                         'decode some other small widths)')
+    check_synthetic_params(task, size)
     classes, render = SYNTHETIC_TASKS[task]
     meta = dict(task=task, num_train=num_train, num_val=num_val,
                 num_frames=num_frames, size=size, seed=seed,
@@ -316,6 +313,28 @@ def generate_synthetic_dataset(root: str,
             return generate_synthetic_dataset(root, **{
                 k: v for k, v in meta.items() if k != 'classes'})
     return paths
+
+
+def check_synthetic_params(task: str, size: int) -> None:
+    """Refuse an unknown ``task`` or a frame ``size`` decord cannot read,
+    naming the valid values (:class:`ValueError`)."""
+    if task not in SYNTHETIC_TASKS:
+        raise ValueError(f'unknown synthetic task {task!r}; valid tasks: '
+                         f'{sorted(SYNTHETIC_TASKS)}')
+    if size % 32:
+        raise ValueError(f'size={size}: use a multiple of 32 (decord cannot '
+                         'decode some other small widths)')
+
+
+#: The parameters that decide a generated dataset, with their defaults:
+#: those of :func:`generate_synthetic_dataset` (all but ``root`` and
+#: ``overwrite``), read from its signature so that they are written once.
+SYNTHETIC_DEFAULTS: Mapping[str, object] = MappingProxyType({
+    name: param.default
+    for name, param in inspect.signature(
+        generate_synthetic_dataset).parameters.items()
+    if name not in ('root', 'overwrite')
+})
 
 
 def _write_lines(path: str, lines: Sequence[str]) -> None:

@@ -6,7 +6,8 @@ from mmaction.datasets import VideoDataset
 from mmaction.registry import DATASETS
 from mmengine.dist import barrier, get_rank
 
-from .synthetic import SYNTHETIC_TASKS, generate_synthetic_dataset
+from .synthetic import (SYNTHETIC_DEFAULTS, SYNTHETIC_TASKS,
+                        check_synthetic_params, generate_synthetic_dataset)
 
 
 def synthetic_folder(data_root: str, task: str, num_train: int,
@@ -45,38 +46,33 @@ class SyntheticVideoDataset(VideoDataset):
 
     Args:
         data_root: parent folder of the generated datasets.
-        task: a key of :data:`SYNTHETIC_TASKS`.
         split: ``'train'``, ``'val'`` or (when ``num_test`` > 0) ``'test'``.
-        num_train, num_val, num_test, num_frames, size, seed: generator
-            parameters (see :func:`generate_synthetic_dataset`); they must
-            agree between the splits of one config.
-        **kwargs: ``VideoDataset`` arguments (``pipeline``, ``test_mode``...).
+        ann_file: the split's list (default ``{split}_list.txt``).
+        **kwargs: the generator parameters of :data:`SYNTHETIC_DEFAULTS`
+            (``task``, ``num_train``, ``num_val``, ``num_test``,
+            ``num_frames``, ``size``, ``seed``; defaults and meaning those of
+            :func:`generate_synthetic_dataset`), which must agree between
+            the splits of one config; the rest are ``VideoDataset``
+            arguments (``pipeline``, ``test_mode``...).
     """
 
     def __init__(self,
                  data_root: str,
-                 task: str = 'direction',
                  split: str = 'train',
-                 num_train: int = 96,
-                 num_val: int = 32,
-                 num_test: int = 0,
-                 num_frames: int = 16,
-                 size: int = 64,
-                 seed: int = 0,
                  ann_file: Optional[str] = None,
                  **kwargs) -> None:
-        splits = ('train', 'val', 'test') if num_test else ('train', 'val')
+        params = {name: kwargs.pop(name, default)
+                  for name, default in SYNTHETIC_DEFAULTS.items()}
+        splits = ('train', 'val', 'test') if params['num_test'] \
+            else ('train', 'val')
         if split not in splits:
             raise ValueError(f'split={split!r}; valid: {splits}'
-                             + ('' if num_test else ' (a test split needs '
-                                'num_test > 0)'))
-        if task not in SYNTHETIC_TASKS:
-            raise ValueError(f'task={task!r}; valid: {sorted(SYNTHETIC_TASKS)}')
-        params = dict(task=task, num_train=num_train, num_val=num_val,
-                      num_test=num_test, num_frames=num_frames, size=size,
-                      seed=seed)
+                             + ('' if params['num_test'] else
+                                ' (a test split needs num_test > 0)'))
+        # Checked on every rank, before rank 0 generates and the others wait.
+        check_synthetic_params(params['task'], params['size'])
         data_root = prepare_synthetic(data_root, **params)
-        classes = SYNTHETIC_TASKS[task][0]
+        classes = SYNTHETIC_TASKS[params['task']][0]
         super().__init__(
             ann_file=ann_file or f'{split}_list.txt',
             data_root=data_root,

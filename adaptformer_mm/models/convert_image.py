@@ -8,6 +8,14 @@
   ``norm``; full pre-training files also hold ``decoder_*`` and
   ``mask_token``, dropped) and timm's supervised ImageNet-21k ViT-B/16
   (``head`` with 21,843 classes, old files also ``pre_logits.fc``);
+* ``mocov3``: a MoCo v3 pre-training file (the VPT paper's other
+  self-supervised ViT-B): ``state_dict`` with DDP-prefixed
+  ``module.base_encoder.*`` keys in the timm layout, plus
+  ``module.momentum_encoder.*`` (the EMA copy) and ``module.predictor.*``.
+  The base encoder is converted as a timm file; its projection MLP
+  (``base_encoder.head.*``), the momentum encoder and the predictor are
+  dropped, as MoCo v3's own linear-probe and DeiT conversions do. (A file
+  already converted to DeiT by MoCo v3's script is a plain ``timm`` file.)
 * ``mmpretrain``: ``backbone.layers.N.*`` keys; kept as they are.
 
 Output keys are those of an mmpretrain ``ImageClassifier`` with a
@@ -34,7 +42,7 @@ its docstring for what happens to each tensor.
 """
 import re
 from collections import OrderedDict
-from typing import Dict, Mapping, Optional, Tuple
+from typing import Dict, List, Mapping, Optional, Tuple
 
 import torch
 from mmaction.models.backbones.vit_mae import get_sinusoid_encoding
@@ -43,7 +51,7 @@ from torch import Tensor
 
 from .convert import Conversion, find_state_dict, rename
 
-IMAGE_LAYOUTS = ('timm', 'mmpretrain')
+IMAGE_LAYOUTS = ('timm', 'mocov3', 'mmpretrain')
 POS_EMBED_MODES = ('tile', 'sinusoid')
 VIDEO_FINAL_NORMS = ('fc_norm', 'norm')
 
@@ -64,6 +72,13 @@ _RULES = [
 ]
 # MAE pre-training keys that belong to the decoder, not the encoder.
 _DECODER = re.compile(r'^(decoder_|decoder\.|mask_token$)')
+# MoCo v3: the encoder that is kept, and its projection MLP (not kept).
+_MOCO_ENCODER = 'base_encoder.'
+_MOCO_PROJECTOR = 'base_encoder.head.'
+_DROPPED_REASON = {
+    'timm': 'MAE pre-training decoder and mask token',
+    'mocov3': 'MoCo v3 momentum encoder, predictor and projection MLP',
+}
 
 
 def detect_image_layout(ckpt: Mapping) -> Tuple[str, Dict[str, Tensor]]:
@@ -85,16 +100,41 @@ def detect_image_layout(ckpt: Mapping) -> Tuple[str, Dict[str, Tensor]]:
     if 'patch_embed.proj.weight' in state and 'blocks.0.attn.qkv.weight' \
             in state:
         return 'timm', state
+    if _MOCO_ENCODER + 'patch_embed.proj.weight' in state:
+        return 'mocov3', state
+    if any(k.startswith(_MOCO_ENCODER) for k in state):
+        raise ValueError(
+            'a MoCo v3 checkpoint whose base encoder is not a ViT with a '
+            f'linear patch embedding (no `{_MOCO_ENCODER}patch_embed.proj.'
+            'weight`: a ResNet, or the conv-stem vit_conv_*?): only ViT '
+            'encoders with a linear patch embedding convert; first keys: '
+            f'{list(state)[:8]}')
     raise ValueError(
         'unrecognised image checkpoint layout; expected timm / MAE keys '
-        '(`patch_embed.proj.weight`, `blocks.0.attn.qkv.weight`) or '
+        '(`patch_embed.proj.weight`, `blocks.0.attn.qkv.weight`), MoCo v3 '
+        f'keys (`module.{_MOCO_ENCODER}patch_embed.proj.weight`) or '
         'mmpretrain keys (`backbone.patch_embed.projection.weight`, '
         f'`backbone.layers.*`); first keys: {list(state)[:8]}')
 
 
+def _mocov3_encoder(state: Mapping[str, Tensor]
+                    ) -> Tuple[Dict[str, Tensor], List[str]]:
+    """The base encoder of a MoCo v3 state in the timm layout, and the keys
+    left out (momentum encoder, predictor, projection MLP)."""
+    encoder, dropped = OrderedDict(), []
+    for key, value in state.items():
+        if key.startswith(_MOCO_ENCODER) and not key.startswith(
+                _MOCO_PROJECTOR):
+            encoder[key[len(_MOCO_ENCODER):]] = value
+        else:
+            dropped.append(key)
+    return encoder, dropped
+
+
 def convert_image_vit(ckpt: Mapping,
                       img_size: Optional[int] = None) -> Conversion:
-    """Convert a loaded timm / MAE / mmpretrain ViT file to mmpretrain keys.
+    """Convert a loaded timm / MAE / MoCo v3 / mmpretrain ViT file to
+    mmpretrain keys.
 
     Args:
         ckpt (Mapping): The loaded file.
@@ -112,6 +152,8 @@ def convert_image_vit(ckpt: Mapping,
     if layout == 'mmpretrain':
         out.update(state)
     else:
+        if layout == 'mocov3':
+            state, dropped = _mocov3_encoder(state)
         for key, value in state.items():
             if _DECODER.match(key):
                 dropped.append(key)
@@ -128,7 +170,7 @@ def convert_image_vit(ckpt: Mapping,
         out,
         dropped=dropped,
         unknown=unknown,
-        dropped_reason='MAE pre-training decoder and mask token',
+        dropped_reason=_DROPPED_REASON.get(layout, ''),
         notes=notes)
 
 

@@ -7,7 +7,12 @@ and summaries (:mod:`.tunable`), tunable-only state (:mod:`.tunable_state`)
 and the task-file format (:mod:`.task_file`).
 """
 from .adapter import ADAPTER_MODES, LAYERNORM_OPTIONS, AdapterConfig, AdaptMLP
+from .attentive_probe import AttentiveProbeConfig, AttentivePooler
+from .bitfit import BitFitConfig, bias_parameter_names
 from .config import MethodConfig, resolve_layers
+from .lora import LoRA, LoRAConfig, LoRALinear, add_lora, merge_lora
+from .mlp_head import MLP, MLPHeadConfig
+from .partial import PartialConfig
 from .prompt import (PROMPT_INITS, PromptConfig, PromptTokens,
                      xavier_prompt_bound)
 from .tunable import (ParamSummary, keep_in_eval, load_tunable_state_dict,
@@ -25,4 +30,10 @@ __all__ = [
     'trainable_groups', 'tunable_state_dict', 'BackboneMismatchError',
     'complete_tunable_state', 'frozen_checksum', 'pretrained_backbone_file',
     'restore_tunable_state'
+]
+# Baselines of the VPT paper and LoRA / attentive probing, one config each.
+__all__ += [
+    'PartialConfig', 'BitFitConfig', 'bias_parameter_names', 'LoRAConfig',
+    'LoRA', 'LoRALinear', 'add_lora', 'merge_lora', 'MLPHeadConfig', 'MLP',
+    'AttentiveProbeConfig', 'AttentivePooler'
 ]

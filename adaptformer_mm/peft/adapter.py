@@ -17,6 +17,10 @@ from .config import (MethodConfig, check_choice, check_dropout, is_int,
 
 LAYERNORM_OPTIONS = ('none', 'in', 'out')
 ADAPTER_MODES = ('parallel', 'sequential')
+ADAPTER_INITS = ('paper', 'released_video')
+#: Std of the truncated normal of ``init='released_video'`` (timm's ViT
+#: weight init; bounds +-2, i.e. +-100 std: in effect untruncated).
+RELEASED_VIDEO_STD = 0.02
 
 
 @dataclasses.dataclass(frozen=True)
@@ -43,6 +47,16 @@ class AdapterConfig(MethodConfig):
         layers (list[int], optional): Blocks that get an adapter; None (the
             default) adapts every block. Stored as a tuple; the backbone
             resolves it against its depth (:meth:`resolve_layers`).
+        init (str): How the adapter starts. ``'paper'`` (default; the paper
+            and the authors' released image code): ``down`` as PyTorch's
+            Linear default, ``up.weight = 0``, biases 0, so the adapter
+            outputs exactly 0 and the adapted model is the pretrained one at
+            step 0. ``'released_video'``: what the authors' released video
+            code ends up with, because its ViT applies its weight init to
+            every Linear after the blocks (adapters included) are built:
+            both weights truncated normal (std 0.02, bounds +-2), biases 0;
+            the adapter then adds a small nonzero term from step 0. Use it
+            to reproduce the released video runs.
     """
 
     key = 'adapter_cfg'
@@ -54,6 +68,7 @@ class AdapterConfig(MethodConfig):
     dropout: float = 0.0
     mode: str = 'parallel'
     layers: Optional[Tuple[int, ...]] = None
+    init: str = 'paper'
 
     def check(self) -> None:
         key = self.key
@@ -69,6 +84,7 @@ class AdapterConfig(MethodConfig):
             raise ValueError(f'{key}.learnable_scale must be True or False, '
                              f'got {self.learnable_scale!r}')
         check_choice(f'{key}.mode', self.mode, ADAPTER_MODES)
+        check_choice(f'{key}.init', self.init, ADAPTER_INITS)
         # Frozen: store the list a config file gives as a tuple.
         object.__setattr__(self, 'layers',
                            layers_field(f'{key}.layers', self.layers))
@@ -86,7 +102,8 @@ class AdaptMLP(nn.Module):
     ``x_out = x' + MLP(LN(x')) + s * Up(ReLU(Down(x')))``; this module computes
     only the last term. Down and up are biased linear layers; ``up`` starts at
     zero so the adapter outputs exactly 0 and the adapted model equals the
-    pretrained one before training.
+    pretrained one before training (``init='paper'``, the default; see
+    :class:`AdapterConfig` for ``init='released_video'``).
 
     Args:
         embed_dims (int): Token width ``d``.
@@ -132,11 +149,18 @@ class AdaptMLP(nn.Module):
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
-        """Spec init: ``down`` as PyTorch's Linear default (Kaiming-uniform,
-        ``a=sqrt(5)``), ``up.weight = 0``, both biases 0."""
-        nn.init.kaiming_uniform_(self.down.weight, a=math.sqrt(5))
+        """The init of ``config.init``. ``'paper'`` (the spec): ``down`` as
+        PyTorch's Linear default (Kaiming-uniform, ``a=sqrt(5)``),
+        ``up.weight = 0``, both biases 0. ``'released_video'``: both weights
+        ``trunc_normal_(std=0.02)`` (bounds +-2), both biases 0. LayerNorms
+        (``layernorm='in'/'out'``) start at weight 1, bias 0 in both."""
+        if self.config.init == 'released_video':
+            nn.init.trunc_normal_(self.down.weight, std=RELEASED_VIDEO_STD)
+            nn.init.trunc_normal_(self.up.weight, std=RELEASED_VIDEO_STD)
+        else:
+            nn.init.kaiming_uniform_(self.down.weight, a=math.sqrt(5))
+            nn.init.zeros_(self.up.weight)
         nn.init.zeros_(self.down.bias)
-        nn.init.zeros_(self.up.weight)
         nn.init.zeros_(self.up.bias)
         for norm in (self.norm_in, self.norm_out):
             if norm is not None:
@@ -144,7 +168,7 @@ class AdaptMLP(nn.Module):
 
     # mmengine's BaseModule.init_weights calls ``init_weights`` on children
     # after applying the parent's init_cfg (e.g. TruncNormal on every
-    # Linear); this brings the adapter back to its spec init.
+    # Linear); this brings the adapter back to the init of its config.
     init_weights = reset_parameters
 
     def forward(self, x: Tensor) -> Tensor:

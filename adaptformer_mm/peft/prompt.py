@@ -1,9 +1,11 @@
 """Visual prompts of VPT (arXiv 2203.12119, Sec. 3.2).
 
 :class:`PromptConfig` holds VPT's settings (``prompt_cfg`` in configs) with
-their defaults and checks, once. Pure PyTorch: a set of learnable tokens per
-insertion point. Where the tokens go into the sequence (and that they never
-reach the pooled feature) is the backbone's business.
+their defaults and checks, once, including the design variants of VPT's
+ablations (Sec. 4.3: prompt location, depth, final output). Pure PyTorch: a
+set of learnable tokens per insertion point. Where the tokens go into the
+sequence and what the pooled feature reads is the backbone's business
+(``models/backbones/vpt.py``).
 """
 import dataclasses
 import math
@@ -16,6 +18,13 @@ from .config import (MethodConfig, check_choice, check_dropout, is_int,
                      layers_field, resolve_layers)
 
 PROMPT_INITS = ('uniform', 'normal')
+#: Where prompts enter (VPT Sec. 4.3, Fig. 5): prepended to the token
+#: sequence (the method), added element-wise to the patch tokens, or
+#: prepended as pixel patches before the patch embedding.
+PROMPT_LOCATIONS = ('prepend', 'add', 'prepend_pixel')
+#: What the pooled feature reads (VPT Sec. 4.3, Fig. 8); None: the
+#: backbone's own output with the prompts removed.
+PROMPT_OUTPUTS = (None, 'cls', 'image_pool', 'prompt_pool', 'global_pool')
 
 
 @dataclasses.dataclass(frozen=True)
@@ -23,7 +32,10 @@ class PromptConfig(MethodConfig):
     """VPT's settings (``prompt_cfg`` in configs), checked once.
 
     Args:
-        num_tokens (int): Prompt tokens per set ``p`` (>= 1).
+        num_tokens (int, optional): Prompt tokens per set ``p`` (>= 1). With
+            ``location='add'``: None (one prompt per patch token, sized by
+            the backbone at build) or exactly the backbone's patch-token
+            count.
         deep (bool): Deep VPT (a set before every prompted block, replacing
             the previous block's prompt outputs) or shallow (one set before
             block 0). ViT-B with 50 tokens: 460,800 parameters deep, 38,400
@@ -36,21 +48,53 @@ class PromptConfig(MethodConfig):
             trainable ``Linear(k -> d)``; None: prompts of width ``d``.
         layers (list[int], optional): Deep only: the blocks that get a set;
             None (default) means every block. Stored as a tuple; the backbone
-            resolves it against its depth (:meth:`resolve_layers`).
+            resolves it against its depth (:meth:`resolve_layers`). VPT's
+            depth ablation (Fig. 6) is ``layers=range(i - 1, j)`` for
+            "blocks i -> j" (1-based).
+        location (str): Where prompts enter (VPT Sec. 4.3 "Prompt Location",
+            Fig. 5). ``'prepend'`` (default, the method): ``[CLS, P, E]``.
+            ``'add'``: ``E + P`` element-wise, one prompt per patch token, the
+            sequence length unchanged; deep adds set ``i`` before block ``i``
+            (CLS, where there is one, is left alone: the paper adds to the
+            patch embeddings ``E``; the authors' code adds to CLS too).
+            ``'prepend_pixel'``: ``p`` learnable pixel patches (the shape of
+            one patch, or of one tubelet on video) go through the frozen
+            patch embedding, get no position embedding and are prepended as
+            with ``'prepend'``; shallow only.
+        output (str, optional): What the pooled feature reads (VPT Sec. 4.3
+            "Final Output", Fig. 8), all after the backbone's final norm over
+            the sequence and before its pooled norm (video ``fc_norm``, image
+            ``ln2``): ``'cls'`` (the CLS token; image ViT only),
+            ``'image_pool'`` (mean of the patch outputs), ``'prompt_pool'``
+            (mean of the prompt outputs), ``'global_pool'`` (mean of prompts
+            and patches, CLS excluded). None (default): the backbone's own
+            output with the prompts removed (video: the mean of patch
+            tokens; image: its ``out_type``).
     """
 
     key = 'prompt_cfg'
 
-    num_tokens: int = 1
+    num_tokens: Optional[int] = 1
     deep: bool = True
     dropout: float = 0.0
     init: str = 'uniform'
     project_dim: Optional[int] = None
     layers: Optional[Tuple[int, ...]] = None
+    location: str = 'prepend'
+    output: Optional[str] = None
 
     def check(self) -> None:
         key = self.key
-        if not is_int(self.num_tokens) or self.num_tokens < 1:
+        check_choice(f'{key}.location', self.location, PROMPT_LOCATIONS)
+        check_choice(f'{key}.output', self.output, PROMPT_OUTPUTS)
+        if self.location == 'add':
+            if self.num_tokens is not None and (not is_int(self.num_tokens)
+                                                or self.num_tokens < 1):
+                raise ValueError(
+                    f'{key}.num_tokens must be None (one prompt per patch '
+                    f'token) or the number of patch tokens with '
+                    f"location='add', got {self.num_tokens!r}")
+        elif not is_int(self.num_tokens) or self.num_tokens < 1:
             raise ValueError(f'{key}.num_tokens must be an int >= 1, got '
                              f'{self.num_tokens!r}')
         check_choice(f'{key}.init', self.init, PROMPT_INITS)
@@ -66,6 +110,23 @@ class PromptConfig(MethodConfig):
             raise ValueError(
                 f'{key}.layers is only valid with deep=True (shallow VPT '
                 f'prompts block 0 only), got {self.layers!r}')
+        if self.location == 'prepend_pixel':
+            if self.deep:
+                raise ValueError(
+                    f"{key}.location='prepend_pixel' is shallow only (pixel "
+                    f'prompts enter before the patch embedding): set '
+                    f'{key}.deep=False')
+            if self.project_dim is not None:
+                raise ValueError(
+                    f"{key}.project_dim must be None with location="
+                    f"'prepend_pixel' (the patch embedding projects the "
+                    f'pixel prompts), got {self.project_dim!r}')
+        if self.location == 'add' and self.output in ('prompt_pool',
+                                                      'global_pool'):
+            raise ValueError(
+                f"{key}.output={self.output!r} averages prompt outputs, but "
+                f"location='add' puts no prompt in the sequence; valid "
+                f"there: None, 'cls', 'image_pool'")
         # Frozen: store the list a config file gives as a tuple.
         object.__setattr__(self, 'layers',
                            layers_field(f'{key}.layers', self.layers))
@@ -76,6 +137,25 @@ class PromptConfig(MethodConfig):
         if not self.deep:
             return (0, )
         return resolve_layers(f'{self.key}.layers', self.layers, depth)
+
+    def resolve_num_tokens(self, num_patches: int) -> int:
+        """Prompts per set in a model with ``num_patches`` patch tokens:
+        ``num_tokens``, or with ``location='add'`` one per patch token
+        (``num_tokens`` None or equal to ``num_patches``)."""
+        if self.location != 'add':
+            return self.num_tokens
+        if self.num_tokens not in (None, num_patches):
+            raise ValueError(
+                f"{self.key}.num_tokens must be None or {num_patches} (the "
+                f"patch tokens of the built input) with location='add', "
+                f'got {self.num_tokens!r}')
+        return num_patches
+
+    @property
+    def sequence_tokens(self) -> Optional[int]:
+        """Prompt tokens the sequence holds: 0 with ``location='add'``,
+        else ``num_tokens``."""
+        return 0 if self.location == 'add' else self.num_tokens
 
 
 def xavier_prompt_bound(patch_fan_in: int, prompt_dims: int) -> float:
@@ -104,12 +184,21 @@ class PromptTokens(nn.Module):
             tokens only, per sample after expanding to the batch) and
             ``project_dim`` (prompts of width ``k`` through a trainable
             ``Linear(k -> d)`` shared by all sets). ``deep`` and ``layers``
-            are the backbone's business (they decide ``num_sets``).
+            are the backbone's business (they decide ``num_sets``), and so
+            is what becomes of the tokens (``location``, ``output``), except
+            that ``location='prepend_pixel'`` stores pixel patches: prompts
+            of width ``patch_fan_in`` with the same uniform bound as latent
+            prompts of width ``d`` (as the authors' code does), which the
+            backbone feeds to its patch embedding. ``num_tokens`` must be an
+            int here (``location='add'`` with None is sized by the backbone:
+            :meth:`PromptConfig.resolve_num_tokens`).
         **fields: Instead of ``config``: its fields by name, e.g.
             ``PromptTokens(12, 768, 768, num_tokens=50)``.
 
     Shape:
-        ``forward(index, batch_size)`` returns ``(batch_size, p, d)``.
+        ``forward(index, batch_size)`` returns ``(batch_size, p, d)``
+        (``(batch_size, p, patch_fan_in)`` pixel values for
+        ``'prepend_pixel'``).
     """
 
     def __init__(self,
@@ -122,13 +211,22 @@ class PromptTokens(nn.Module):
         config = PromptConfig.given('PromptTokens', config, fields)
         if not is_int(num_sets) or num_sets < 1:
             raise ValueError(f'num_sets must be >= 1, got {num_sets!r}')
+        if not is_int(config.num_tokens):
+            raise ValueError(
+                f'PromptTokens needs an int {config.key}.num_tokens, got '
+                f'{config.num_tokens!r} (the backbone sizes location=\'add\' '
+                f'prompts: PromptConfig.resolve_num_tokens)')
         self.config = config
         self.num_sets = num_sets
         self.num_tokens = config.num_tokens
         self.embed_dims = embed_dims
         self.patch_fan_in = patch_fan_in
         self.init = config.init
-        prompt_dims = config.project_dim or embed_dims
+        pixel = config.location == 'prepend_pixel'
+        prompt_dims = patch_fan_in if pixel else (config.project_dim
+                                                  or embed_dims)
+        # The uniform bound's second term: the width of a latent prompt.
+        self._bound_dims = embed_dims if pixel else prompt_dims
         self.prompts = nn.Parameter(
             torch.empty(num_sets, config.num_tokens, prompt_dims))
         self.proj = (
@@ -139,8 +237,7 @@ class PromptTokens(nn.Module):
 
     def reset_parameters(self) -> None:
         if self.init == 'uniform':
-            bound = xavier_prompt_bound(self.patch_fan_in,
-                                        self.prompts.shape[-1])
+            bound = xavier_prompt_bound(self.patch_fan_in, self._bound_dims)
             nn.init.uniform_(self.prompts, -bound, bound)
         else:
             nn.init.trunc_normal_(self.prompts, std=0.02)

@@ -27,6 +27,9 @@ checked by the *backbone checksum* and restored into a model is
 wrapper over :func:`~adaptformer_mm.peft.tunable_state.restore_tunable_state`).
 ``method_cfg`` holds the backbone's tuning settings, each method config in
 its plain form (:meth:`~adaptformer_mm.peft.config.MethodConfig.to_dict`).
+A task trained on a class-balanced subset (a data-scale run) also records
+that subset (``data_subset``: fraction or shots, seed, fold, count per class;
+:data:`DATASET_META_KEYS`).
 
 Pure PyTorch: nothing here knows about mmengine or mmaction2.
 """
@@ -53,8 +56,13 @@ TASK_FILE_VERSION = 1
 # Marker that a checkpoint (task file or mmengine checkpoint written by
 # TunableCheckpointHook) holds only the trainable tensors.
 TUNABLE_ONLY_KEY = 'tunable_only'
-# Method settings copied into the metadata when the backbone has them.
-METHOD_ATTRS = ('tuning', 'train_fc_norm', 'adapter_cfg', 'prompt_cfg')
+# Backbone settings copied into the metadata when the backbone has them;
+# every method config (a MethodConfig attribute) is copied too, under its key.
+METHOD_ATTRS = ('tuning', 'train_fc_norm')
+# Training-set settings copied into the metadata when the train dataset's
+# metainfo has them: the data-scale subset of
+# adaptformer_mm/datasets/balanced_subset.py.
+DATASET_META_KEYS = ('data_subset',)
 
 
 def _check_plain(value: Any, where: str) -> Any:
@@ -115,14 +123,15 @@ class TaskFile:
 
 def method_settings(backbone: nn.Module) -> Dict[str, Any]:
     """The tuning settings of ``backbone`` as plain data: each of
-    :data:`METHOD_ATTRS` it has, method configs in their
+    :data:`METHOD_ATTRS` it has, and every method config it holds
+    (``adapter_cfg``, ``prompt_cfg``, ``lora_cfg``, ...) under its
+    :attr:`~adaptformer_mm.peft.config.MethodConfig.key` in its
     :meth:`~adaptformer_mm.peft.config.MethodConfig.to_dict` form."""
-    out = {}
-    for name in METHOD_ATTRS:
-        if hasattr(backbone, name):
-            value = getattr(backbone, name)
-            out[name] = value.to_dict() if isinstance(
-                value, MethodConfig) else value
+    out = {name: getattr(backbone, name) for name in METHOD_ATTRS
+           if hasattr(backbone, name)}
+    configs = [v for v in vars(backbone).values()
+               if isinstance(v, MethodConfig)]
+    out.update({cfg.key: cfg.to_dict() for cfg in configs})
     return out
 
 
@@ -132,7 +141,9 @@ def make_task_file(model: nn.Module,
                    classes: Sequence[str] = (),
                    method: Optional[str] = None,
                    extra_meta: Optional[Mapping[str, Any]] = None,
-                   state: Optional[Mapping[str, Tensor]] = None) -> TaskFile:
+                   state: Optional[Mapping[str, Tensor]] = None,
+                   dataset_meta: Optional[Mapping[str, Any]] = None
+                   ) -> TaskFile:
     """Collect the trainable state of ``model`` and its metadata.
 
     Args:
@@ -146,6 +157,10 @@ def make_task_file(model: nn.Module,
         extra_meta: more plain metadata (source checkpoint, epoch, ...).
         state: take the tensors from this state dict (keyed like
             ``model.state_dict()``) instead of the model.
+        dataset_meta: the training set's ``metainfo`` (or a checkpoint's
+            ``meta.dataset_meta``); its :data:`DATASET_META_KEYS` entries
+            are recorded (``data_subset``: fraction or shots, seed, fold,
+            count per class).
     """
     keys = list(tunable_state_dict(model))
     source = model.state_dict() if state is None else state
@@ -168,6 +183,8 @@ def make_task_file(model: nn.Module,
         total_params=summary.total,
         groups=dict(summary.groups),
     )
+    meta.update({k: dataset_meta[k] for k in DATASET_META_KEYS
+                 if dataset_meta and k in dataset_meta})
     meta.update(extra_meta or {})
     meta = _check_plain(meta, 'meta')
     return TaskFile(state_dict=dict(tensors), meta=meta)

@@ -79,39 +79,72 @@ class ParamSummary:
 
     def format(self) -> str:
         """Headline plus one line per trainable group; groups that differ
-        only in a block index are merged (``blocks.{0-11}.adaptmlp``)."""
+        only in their numeric indices are merged, each ``#`` getting the
+        range of its own index (``blocks.{0-11}.adaptmlp``). With several
+        indices, the innermost always merges; an outer one merges where the
+        inner ranges and counts agree, else each value gets its own line
+        (Swin's ``stages.{0}.blocks.{0-1}.adaptmlp``, then
+        ``stages.{1}...``)."""
         lines = [self.headline()]
         if not self.groups:
             lines.append('trainable modules: none')
             return '\n'.join(lines)
         lines.append('trainable modules:')
-        merged: Dict[str, Tuple[List[str], List[int]]] = OrderedDict()
+        merged: Dict[str, List[Tuple[Tuple[str, ...], int]]] = OrderedDict()
         for name, count in self.groups.items():
             pattern = re.sub(r'(?<=\.)\d+(?=\.|$)|^\d+(?=\.|$)', '#',
                              name) or '(whole model)'
-            indices = re.findall(r'(?:^|\.)(\d+)(?=\.|$)', name)
-            key, counts = merged.setdefault(pattern, ([], []))
-            key.append(','.join(indices))
-            counts.append(count)
+            indices = tuple(re.findall(r'(?:^|\.)(\d+)(?=\.|$)', name))
+            merged.setdefault(pattern, []).append((indices, count))
         width = max(len(p) for p in merged) + 12
-        for pattern, (indices, counts) in merged.items():
-            label = pattern
-            if '#' in pattern:
-                label = pattern.replace('#', '{' + _ranges(indices) + '}', 1)
-            if len(counts) > 1 and len(set(counts)) == 1:
-                detail = f'{len(counts)} x {counts[0]:,} = {sum(counts):,}'
-            else:
-                detail = f'{sum(counts):,}'
-            lines.append(f'  {label:<{width}} {detail}')
+        for pattern, entries in merged.items():
+            for ranges, counts in _merge_indices(entries):
+                label = pattern
+                for part in ranges:
+                    label = label.replace('#', '{' + part + '}', 1)
+                if len(counts) > 1 and len(set(counts)) == 1:
+                    detail = (f'{len(counts)} x {counts[0]:,} = '
+                              f'{sum(counts):,}')
+                else:
+                    detail = f'{sum(counts):,}'
+                lines.append(f'  {label:<{width}} {detail}')
         return '\n'.join(lines)
 
     __str__ = format
 
 
+def _merge_indices(
+    entries: List[Tuple[Tuple[str, ...], int]]
+) -> List[Tuple[Tuple[str, ...], Tuple[int, ...]]]:
+    """Rows ``(one range per index column, counts)`` of the groups of one
+    pattern, given as ``(indices, count)`` in order.
+
+    The last column merges within each value of the columns before it; then,
+    outwards, a column merges the rows whose inner ranges and counts are the
+    same (so ``n x count`` stays true of every merged row).
+    """
+    if not entries[0][0]:
+        return [((), tuple(count for _, count in entries))]
+    # rows: (outer indices not merged yet, merged ranges, counts)
+    inner: Dict[tuple, Tuple[list, list]] = OrderedDict()
+    for indices, count in entries:
+        values, counts = inner.setdefault(indices[:-1], ([], []))
+        values.append(indices[-1])
+        counts.append(count)
+    rows = [(outer, (_ranges(values), ), tuple(counts))
+            for outer, (values, counts) in inner.items()]
+    for _ in range(len(entries[0][0]) - 1):
+        grouped: Dict[tuple, List[str]] = OrderedDict()
+        for outer, ranges, counts in rows:
+            grouped.setdefault((outer[:-1], ranges, counts),
+                               []).append(outer[-1])
+        rows = [(outer, (_ranges(values), ) + ranges, counts * len(values))
+                for (outer, ranges, counts), values in grouped.items()]
+    return [(ranges, counts) for _, ranges, counts in rows]
+
+
 def _ranges(indices: List[str]) -> str:
-    """'0','1','2','5' -> '0-2,5' (non-integers are listed as they are)."""
-    if not all(i.isdigit() for i in indices):
-        return '|'.join(indices)
+    """'0','1','2','5' -> '0-2,5'."""
     nums = sorted({int(i) for i in indices})
     parts, start = [], nums[0]
     for prev, cur in zip(nums, nums[1:] + [None]):

@@ -12,13 +12,30 @@
 
 A tool states only its own options and what it runs; ``parse_args`` and
 ``main`` are its tool object's methods.
+
+Options several other tools share:
+
+* :func:`tool_parser`: a tool's parser whose ``--help`` is its docstring;
+* the Runner tools (``tools/train.py``, ``tools/test.py``):
+  :func:`runner_parser` (``CONFIG``, ``--work-dir``),
+  :func:`add_runner_options` (``--cfg-options``, ``--launcher``,
+  ``--local-rank``), :func:`parse_runner_args`, :func:`set_work_dir`;
+* the inference tools (``tools/demo.py``, ``tools/multitask_demo.py``,
+  ``tools/export_peft.py``, ``tools/test.py``): :func:`add_video_argument`,
+  :func:`add_backbone_option`, :func:`add_label_file_option`,
+  :func:`add_topk_option`, :func:`add_device_option`;
+* :class:`SignatureOptions`: the options of a function's or dataclass's
+  keyword parameters, their defaults read from the signature
+  (``tools/prepare_videos.py``, ``tools/benchmark_data.py``).
 """
 import argparse
+import inspect
 import json
 import os
 import os.path as osp
-from dataclasses import dataclass
-from typing import Callable, List, Mapping, Optional
+import typing
+from dataclasses import dataclass, field
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence
 
 from mmengine.config import Config, DictAction
 
@@ -94,10 +111,9 @@ class ConfigBenchmarkTool:
 
     def parse_args(self, argv: Argv = None) -> argparse.Namespace:
         parser = argparse.ArgumentParser(description=self.description)
-        parser.add_argument('config', help='config file')
+        add_config_argument(parser)
         self.add_options(parser)
-        parser.add_argument('--cfg-options', nargs='+', action=DictAction,
-                            help=self.cfg_options_help)
+        add_cfg_options(parser, self.cfg_options_help)
         return parser.parse_args(argv)
 
     def main(self, argv: Argv = None) -> dict:
@@ -115,3 +131,167 @@ class ConfigBenchmarkTool:
                 json.dump(result, f, indent=2)
             print(f'figures written to {args.json}')
         return result
+
+
+def tool_parser(doc: str) -> argparse.ArgumentParser:
+    """A parser whose ``--help`` is the tool's docstring ``doc``: its first
+    line as the description, the rest (the usage block and notes) after the
+    options, as written."""
+    first, _, rest = doc.strip().partition('\n')
+    return argparse.ArgumentParser(
+        description=first, epilog=rest.strip('\n') or None,
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+
+
+def add_config_argument(parser: argparse.ArgumentParser) -> None:
+    """The ``config`` positional argument of a config-driven tool."""
+    parser.add_argument('config', help='config file')
+
+
+def add_cfg_options(parser: argparse.ArgumentParser, help: str) -> None:
+    """``--cfg-options k=v ...``: config overrides (mmengine's
+    ``DictAction``), merged by the tool."""
+    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
+                        help=help)
+
+
+# ------------------------------------------------------------ Runner tools
+#: ``--launcher`` values, as mmengine's Runner takes them.
+LAUNCHERS = ('none', 'pytorch', 'slurm', 'mpi')
+
+
+def runner_parser(description: str,
+                  work_dir_help: str) -> argparse.ArgumentParser:
+    """A Runner tool's parser: ``CONFIG`` and ``--work-dir``; the tool adds
+    its own arguments, then :func:`add_runner_options`."""
+    parser = argparse.ArgumentParser(description=description)
+    add_config_argument(parser)
+    parser.add_argument('--work-dir', help=work_dir_help)
+    return parser
+
+
+def add_runner_options(parser: argparse.ArgumentParser,
+                       cfg_options_help: str) -> None:
+    """The options every Runner tool ends with, as mmaction2 spells them:
+    ``--cfg-options``, ``--launcher`` and ``--local-rank`` (which older
+    ``torch.distributed.launch`` passes; see :func:`parse_runner_args`)."""
+    add_cfg_options(parser, cfg_options_help)
+    parser.add_argument('--launcher', choices=LAUNCHERS, default='none',
+                        help='job launcher')
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+
+
+def parse_runner_args(parser: argparse.ArgumentParser,
+                      argv: Argv = None) -> argparse.Namespace:
+    """Parse the command line; ``--local-rank`` becomes ``LOCAL_RANK``
+    where the launcher did not set it (mmengine reads the variable)."""
+    args = parser.parse_args(argv)
+    if 'LOCAL_RANK' not in os.environ:
+        os.environ['LOCAL_RANK'] = str(args.local_rank)
+    return args
+
+
+def set_work_dir(cfg: Config, work_dir: Optional[str], config: str) -> None:
+    """``cfg.work_dir`` by priority: ``--work-dir``, then the config's own,
+    then ``./work_dirs/<config file name>``."""
+    if work_dir is not None:
+        cfg.work_dir = work_dir
+    elif cfg.get('work_dir', None) is None:
+        cfg.work_dir = osp.join('./work_dirs',
+                                osp.splitext(osp.basename(config))[0])
+
+
+# --------------------------------------------------------- inference tools
+def add_video_argument(parser: argparse.ArgumentParser) -> None:
+    """The ``video`` positional argument (checked by :func:`require_video`)."""
+    parser.add_argument('video', help='video file (mp4, webm, avi, ...)')
+
+
+def require_video(path: str) -> None:
+    """Stop before any model is built when the video file is missing."""
+    if not osp.isfile(path):
+        raise FileNotFoundError(f'video file not found: {path}')
+
+
+def add_backbone_option(parser: argparse.ArgumentParser) -> None:
+    """``--backbone``: the pretrained file that completes a tunable-only
+    checkpoint (:func:`adaptformer_mm.apis.load_weights`)."""
+    parser.add_argument(
+        '--backbone',
+        help='pretrained backbone for a tunable-only CHECKPOINT (a task '
+        'file, or a TunableCheckpointHook checkpoint; default: the '
+        "config's model.backbone.init_cfg checkpoint)")
+
+
+def add_label_file_option(parser: argparse.ArgumentParser) -> None:
+    """``--label-file``: class names instead of the stored ones."""
+    parser.add_argument(
+        '--label-file', help='class names, one per line (default: those '
+        'stored in the checkpoint / task file / config)')
+
+
+def positive_int(text: str) -> int:
+    """argparse type: an integer >= 1."""
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f'must be >= 1, got {value}')
+    return value
+
+
+def add_topk_option(parser: argparse.ArgumentParser, help: str) -> None:
+    """``--topk K`` (>= 1, default 5): how many labels are printed."""
+    parser.add_argument('--topk', type=positive_int, default=5, help=help)
+
+
+def add_device_option(parser: argparse.ArgumentParser) -> None:
+    """``--device``: where the model runs."""
+    parser.add_argument('--device', default='cpu', help='e.g. cpu, cuda:0')
+
+
+# ------------------------------------------------- options from signatures
+@dataclass(frozen=True)
+class SignatureOptions:
+    """Options for keyword parameters of ``func`` (a function, or a
+    dataclass: its fields), their defaults written once, in the signature.
+
+    Each name of ``helps`` becomes ``--name-with-dashes`` with the
+    parameter's default, type (from the default, else the annotation) and
+    ``choices``; a parameter that defaults to False is a ``store_true`` flag.
+    The help gets ``(default X)`` for a default other than None or False.
+    """
+    func: Callable
+    helps: Mapping[str, str]
+    choices: Mapping[str, Sequence] = field(default_factory=dict)
+
+    def add_to(self, parser: argparse.ArgumentParser) -> None:
+        params = inspect.signature(self.func).parameters
+        for name, text in self.helps.items():
+            default = params[name].default
+            if default is inspect.Parameter.empty:
+                raise TypeError(f'{name} of {self.func.__name__} has no '
+                                'default')
+            flag = '--' + name.replace('_', '-')
+            if default is False:
+                parser.add_argument(flag, action='store_true', help=text)
+                continue
+            kind = type(default) if default is not None else _plain_type(
+                params[name].annotation)
+            if default is not None:
+                text = f'{text} (default {default})'
+            parser.add_argument(flag, type=kind, default=default,
+                                choices=self.choices.get(name), help=text)
+
+    def values(self, args: argparse.Namespace) -> Dict[str, Any]:
+        """The parsed values, as keyword arguments of ``func``."""
+        return {name: getattr(args, name) for name in self.helps}
+
+
+def _plain_type(annotation: Any) -> type:
+    """``Optional[X]`` -> ``X``; no annotation -> ``str``."""
+    args = [a for a in typing.get_args(annotation) if a is not type(None)]
+    if args:
+        return args[0]
+    if isinstance(annotation, type) and \
+            annotation is not inspect.Parameter.empty:
+        return annotation
+    return str

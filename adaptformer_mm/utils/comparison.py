@@ -140,12 +140,14 @@ def format_table(rows: Sequence[Dict], labels: Dict[str, str],
     ]
     for r in rows:
         p = params[r['method']]
-        ssv2, hmdb = PAPER_TOP1.get(r['method'], (float('nan'),) * 2)
+        # The paper reports no video figure for the optional baselines.
+        paper = PAPER_TOP1.get(r['method'])
+        ssv2, hmdb = [f'{v:.1f}' for v in paper] if paper else ['–', '–']
         lines.append(
             f'| {labels[r["method"]]} | {r["protocol"]} | '
             f'{p["trainable"]:,} | {100 * p["trainable"] / p["total"]:.2f} | '
             f'{_pm(r["mean"], r["std"])} | {r["n"]} | {r["lr"]:g} | '
-            f'{r["seconds"]:.0f} | {ssv2:.1f} | {hmdb:.1f} |')
+            f'{r["seconds"]:.0f} | {ssv2} | {hmdb} |')
     return '\n'.join(lines)
 
 

@@ -22,10 +22,15 @@ from adaptformer_mm.peft import tunable_state_dict
 from ..conftest import REPO
 
 IMAGE_ROOT = osp.join(REPO, 'configs', 'image')
+# The paper's image grid (Table 1 of AdaptFormer: four methods x three
+# datasets x two pre-trainings). The baselines' recipes are checked in
+# test_baseline_recipes.py, the Swin ones in models/backbones/test_swin.py.
+GRID_METHODS = ('adaptformer', 'full', 'linear', 'vpt')
 IMAGE_CONFIGS = sorted(
     osp.relpath(p, IMAGE_ROOT)
-    for p in glob.glob(osp.join(IMAGE_ROOT, '*', '*.py'))
-    if '_base_' not in p)
+    for method in GRID_METHODS
+    for p in glob.glob(osp.join(IMAGE_ROOT, method, '*.py'))
+    if 'swin' not in osp.basename(p))
 CROSS_ROOT = osp.join(REPO, 'configs', 'cross_modality')
 CROSS_CONFIGS = sorted(
     osp.basename(p) for p in glob.glob(osp.join(CROSS_ROOT, '*.py')))

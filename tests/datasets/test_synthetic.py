@@ -82,6 +82,13 @@ def test_bad_arguments_name_valid_values(tmp_path):
     with pytest.raises(ValueError, match="split='test'"):
         DATASETS.build(dict(type='SyntheticVideoDataset',
                             data_root=str(tmp_path / 'y'), split='test'))
+    # the dataset checks with the generator's messages, before generating
+    for bad, message in [(dict(task='spin'), 'valid tasks'),
+                         (dict(size=48), 'multiple of 32')]:
+        with pytest.raises(ValueError, match=message):
+            DATASETS.build(dict(type='SyntheticVideoDataset',
+                                data_root=str(tmp_path / 'y'), **bad))
+    assert not (tmp_path / 'y').exists()
 
 
 def test_synthetic_video_dataset_generates_on_first_use(tmp_path):

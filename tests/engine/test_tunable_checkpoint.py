@@ -17,8 +17,12 @@ from mmaction.structures import ActionDataSample
 from ..apis.tiny_tasks import VIT, tiny_cfg, write_backbone
 
 
+# What a data-scale subset (ClassBalancedSubset) leaves in the metainfo.
+SUBSET = dict(shots=2, seed=0, fold=0, per_class=[2, 2, 2])
+
+
 class RandomClips(Dataset):
-    metainfo = dict(classes=('a', 'b', 'c'))
+    metainfo = dict(classes=('a', 'b', 'c'), data_subset=SUBSET)
 
     def __len__(self):
         return 8
@@ -88,6 +92,9 @@ def test_checkpoints_hold_only_trainable_state(runs):
     task = read_task_file(str(tmp / 'straight' / 'task.pth'))
     assert task.classes == ['a', 'b', 'c']
     assert task.meta['epoch'] == 2
+    assert task.meta['data_subset'] == SUBSET  # the training set's subset
+    assert task.meta['method_cfg']['adapter_cfg']['bottleneck'] == \
+        model.backbone.adapter_cfg.bottleneck
     for key, value in tunable_state_dict(model).items():
         assert torch.equal(task.state_dict[key], value), key
     assert "type='AdaptFormerVideoViT'" in task.config

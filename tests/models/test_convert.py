@@ -106,3 +106,87 @@ def test_files_with_namespace_args_load_safely(tiny, tmp_path):
     path = str(tmp_path / 'checkpoint-799.pth')
     torch.save(pretrain_file(tiny.stock()), path)
     assert 'model' in load_checkpoint_file(path)
+
+
+# --------------------------------------------------------- VideoMAE V2
+def test_v2_pretrain_file_converts_like_v1_without_a_name_rule(tiny):
+    """VideoMAE V2's pre-training files (vit_g_hybrid_pt_1200e.pth) have V1's
+    keys; a torch.compile'd save adds ``_orig_mod.``, which V2's loader
+    strips."""
+    stock = tiny.stock()
+    ckpt = pretrain_file(stock)
+    ckpt['model'] = {'_orig_mod.' + k: v for k, v in ckpt['model'].items()}
+    conversion = convert_videomae(ckpt, num_frames=4, img_size=32)
+    assert conversion.layout == 'videomae-pretrain'
+    assert not conversion.unknown and len(conversion.dropped) == 4
+    reference = convert_videomae(pretrain_file(stock), num_frames=4,
+                                 img_size=32).state_dict
+    assert conversion.state_dict.keys() == reference.keys()
+    assert 'architecture: 64 wide, 3 blocks, patch 16, tubelet 2, MLP 256 ' \
+        '(no width file of this shape)' in conversion.report()
+
+
+def test_v2_distilled_file_keeps_its_k710_head_and_says_so(tiny):
+    """vit_s_k710_dl_from_giant.pth: a ``module`` dict of fine-tuned keys
+    with a 710-class (Kinetics-710) head."""
+    stock = tiny.stock()
+    module = original_keys(stock.state_dict())
+    module['head.weight'] = torch.randn(710, 64)
+    module['head.bias'] = torch.randn(710)
+    conversion = convert_videomae({'module': module}, num_frames=4,
+                                  img_size=32)
+    assert conversion.layout == 'videomae-finetune'
+    assert conversion.state_dict['cls_head.fc_cls.weight'].shape == (710, 64)
+    assert any('710 classes' in n for n in conversion.notes)
+
+
+def test_videomae_keys_under_a_backbone_prefix_are_not_mmaction2(tiny):
+    module = original_keys(tiny.stock().state_dict(), 'backbone.')
+    layout, state = detect_layout({'model': module})
+    assert layout == 'videomae-finetune'
+    assert 'patch_embed.proj.weight' in state
+    conversion = convert_videomae({'model': module}, num_frames=4,
+                                  img_size=32)
+    assert 'backbone.patch_embed.projection.weight' in \
+        conversion.state_dict and not conversion.unknown
+
+
+def test_v2_cosine_attention_scale_is_unknown_not_renamed(tiny):
+    ckpt = finetune_file(tiny.stock())
+    ckpt['module']['blocks.0.attn.scale'] = torch.ones(4, 1, 1)
+    assert convert_videomae(ckpt).unknown == ['blocks.0.attn.scale']
+
+
+def test_v2_giant_checkpoint_fits_the_giant_model_file():
+    """ViT-g/14 shapes on the meta device (no 4 GB of weights): a V2
+    pre-training state converts to exactly the tensors the width file's
+    backbone has, and the report names that file."""
+    import importlib.util
+    import os.path as osp
+
+    from mmengine.config import Config
+    repo = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+    spec = importlib.util.spec_from_file_location(
+        'count_params_tool', osp.join(repo, 'tools', 'count_params.py'))
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    cfg = Config.fromfile(osp.join(repo, 'configs', '_base_', 'models',
+                                   'videomaev2_vit-giant-p14.py'))
+    model = tool.build_on_meta(cfg)
+    ckpt = {'model': original_keys(model.backbone.state_dict(), 'encoder.')}
+    ckpt['model']['encoder.norm.weight'] = ckpt['model'].pop(
+        'encoder.fc_norm.weight')
+    ckpt['model']['encoder.norm.bias'] = ckpt['model'].pop(
+        'encoder.fc_norm.bias')
+    ckpt['model']['mask_token'] = torch.zeros(1, 1, 512, device='meta')
+    conversion = convert_videomae(ckpt, num_frames=16, img_size=224)
+    assert conversion.layout == 'videomae-pretrain' and not conversion.unknown
+    assert ('architecture: 1408 wide, 40 blocks, patch 14, tubelet 2, MLP '
+            '6144 (configs/_base_/models/videomaev2_vit-giant-p14.py)'
+            ) in conversion.notes
+    expected = {f'backbone.{k}': v.shape
+                for k, v in model.backbone.state_dict().items()
+                if not k.startswith('fc_norm')}
+    got = {k: v.shape for k, v in conversion.state_dict.items()
+           if k.startswith('backbone.') and not k.startswith('backbone.norm')}
+    assert got == expected  # pos_embed: 8 x 16 x 16 tokens of 1408

@@ -7,6 +7,7 @@ import torch
 from mmaction.models.backbones.vit_mae import \
     VisionTransformer as VideoViT
 from mmpretrain.models import VisionTransformer
+from torch import nn
 
 import adaptformer_mm  # noqa: F401
 from adaptformer_mm.models import TunableVideoViT, TunableViT
@@ -219,3 +220,86 @@ def test_sinusoid_option_and_bad_options():
         inflate_image_to_video(image, pos_embed='zeros')
     with pytest.raises(ValueError, match='multiple of tubelet_size'):
         inflate_image_to_video(image, num_frames=5)
+
+
+# ----------------------------------------------------------------- MoCo v3
+def moco_mlp(num_layers, in_dim, hidden, out_dim):
+    """MoCo v3's projector / predictor: Linear (no bias), BatchNorm, ReLU
+    per hidden layer; the last BatchNorm without affine parameters."""
+    layers = []
+    for i in range(num_layers):
+        last = i == num_layers - 1
+        layers.append(nn.Linear(in_dim if i == 0 else hidden,
+                                out_dim if last else hidden, bias=False))
+        layers += ([nn.BatchNorm1d(out_dim, affine=False)] if last else
+                   [nn.BatchNorm1d(hidden), nn.ReLU()])
+    return nn.Sequential(*layers)
+
+
+def mocov3_file(stock, momentum):
+    """A file as MoCo v3's main_moco.py saves it: the DDP model's state
+    (``module.`` + base encoder in timm keys with its projector as
+    ``head.*``, momentum encoder, predictor) beside optimizer state."""
+    torch.manual_seed(2)
+    model = {}
+    for name, vit in (('base_encoder', stock), ('momentum_encoder',
+                                                momentum)):
+        model.update({f'{name}.{k}': v
+                      for k, v in timm_keys(vit.state_dict()).items()})
+        model.update({f'{name}.head.{k}': v for k, v in
+                      moco_mlp(3, 64, 32, 16).state_dict().items()})
+    model.update({f'predictor.{k}': v for k, v in
+                  moco_mlp(2, 16, 32, 16).state_dict().items()})
+    return {'epoch': 300, 'arch': 'vit_base',
+            'state_dict': {f'module.{k}': v for k, v in model.items()},
+            'optimizer': {'state': {}, 'param_groups': [{'lr': 1.5e-4}]},
+            'scaler': {'scale': 65536.0}}
+
+
+def test_mocov3_file_converts_like_its_timm_encoder(tmp_path):
+    from tools.convert_image_ckpt import main as convert_main
+    stock, momentum = random_image_vit(), random_image_vit()
+    with torch.no_grad():
+        for param in momentum.parameters():
+            param.add_(1.0)  # the EMA copy differs from the base encoder
+    ckpt = mocov3_file(stock, momentum)
+    assert detect_image_layout(ckpt)[0] == 'mocov3'
+    conversion = convert_image_vit(ckpt)
+    assert conversion.layout == 'mocov3' and not conversion.unknown
+    modules = {k[len('module.'):].split('.')[0] for k in ckpt['state_dict']}
+    assert modules == {'base_encoder', 'momentum_encoder', 'predictor'}
+    assert sorted(conversion.dropped) == sorted(
+        k[len('module.'):] for k in ckpt['state_dict']
+        if not k.startswith('module.base_encoder.')
+        or k.startswith('module.base_encoder.head.'))
+    assert 'MoCo v3 momentum encoder' in conversion.report()
+    timm = convert_image_vit(timm_keys(stock.state_dict())).state_dict
+    assert list(conversion.state_dict) == list(timm)
+    x = torch.randn(2, 3, 32, 32)
+    outputs = []
+    for state in (conversion.state_dict, timm):
+        model = VisionTransformer(arch=ARCH, img_size=32)
+        model.load_state_dict({k[len('backbone.'):]: v
+                               for k, v in state.items()})  # strict
+        model.eval()
+        with torch.no_grad():
+            outputs.append(model(x)[0])
+    assert torch.equal(outputs[0], outputs[1])
+    with torch.no_grad():
+        assert torch.equal(outputs[0], stock(x)[0])
+    # The tool writes it (weights-only) without a filename rule.
+    src, dst = str(tmp_path / 'checkpoint_0299.pth.tar'), str(
+        tmp_path / 'mm.pth')
+    torch.save(ckpt, src)
+    assert convert_main([src, dst]) == 0
+    saved = torch.load(dst, weights_only=True)['state_dict']
+    assert all(torch.equal(saved[k], v) for k, v in timm.items())
+
+
+def test_mocov3_resnet_file_is_named():
+    ckpt = {'state_dict': {'module.base_encoder.conv1.weight':
+                           torch.zeros(8, 3, 7, 7),
+                           'module.predictor.0.weight': torch.zeros(4, 4)}}
+    with pytest.raises(ValueError, match='MoCo v3 checkpoint whose base '
+                       'encoder is not a ViT'):
+        detect_image_layout(ckpt)

@@ -10,10 +10,10 @@ from adaptformer_mm.peft import AdapterConfig, PromptConfig
 def test_defaults_are_the_published_ones():
     assert AdapterConfig.from_cfg(None).to_dict() == dict(
         bottleneck=64, scale=0.1, learnable_scale=False, layernorm='none',
-        dropout=0.0, mode='parallel', layers=None)
+        dropout=0.0, mode='parallel', layers=None, init='paper')
     assert PromptConfig.from_cfg(None).to_dict() == dict(
         num_tokens=1, deep=True, dropout=0.0, init='uniform',
-        project_dim=None, layers=None)
+        project_dim=None, layers=None, location='prepend', output=None)
 
 
 def test_dict_overrides_caller_defaults_and_round_trips():

@@ -212,3 +212,16 @@ def test_vit_b_adaptformer_64_task_file_is_under_6_mb(tmp_path):
         read_task_file(path).meta['method_cfg']['adapter_cfg']) == \
         model.backbone.adapter_cfg
     assert method_cfg['tuning'] == 'peft' and method_cfg['train_fc_norm']
+
+
+def test_every_method_config_is_recorded_under_its_key():
+    """A backbone's method configs (here LoRA and BitFit, which no list
+    names) reach the task file's ``method_cfg`` as plain dicts."""
+    from adaptformer_mm.models.backbones import BitFitVideoViT, LoRAVideoViT
+    from adaptformer_mm.peft.task_file import method_settings
+    tiny = dict(img_size=64, patch_size=16, embed_dims=64, depth=2,
+                num_heads=4, num_frames=4)
+    lora = method_settings(LoRAVideoViT(lora_cfg=dict(rank=2), **tiny))
+    assert lora['lora_cfg']['rank'] == 2 and lora['tuning'] == 'peft'
+    bitfit = method_settings(BitFitVideoViT(**tiny))
+    assert set(bitfit) == {'tuning', 'train_fc_norm', 'bitfit_cfg'}

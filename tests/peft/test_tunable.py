@@ -44,6 +44,25 @@ def test_summary_counts_and_hf_headline():
     assert 'norm' in text and 'head' in text
 
 
+def test_summary_merges_each_index_on_its_own():
+    """Two indices (Swin's stages.i.blocks.j): each # gets its own range;
+    stages whose blocks differ in count or width get a line each, stages
+    that agree share one; a two-index name inside a block (an FFN's
+    layers.0.0) keeps the block range."""
+    from adaptformer_mm.peft import ParamSummary
+    groups = {f'stages.{s}.blocks.{b}.adaptmlp': (10, 10, 20, 20)[s]
+              for s, depth in enumerate((2, 2, 3, 2)) for b in range(depth)}
+    groups.update({f'layers.{i}.ffn.layers.0.0.bias': 4 for i in range(3)})
+    text = ParamSummary(trainable=1, total=2, groups=groups).format()
+    rows = [line.split() for line in text.splitlines()[2:]]
+    assert rows == [
+        ['stages.{0-1}.blocks.{0-1}.adaptmlp', '4', 'x', '10', '=', '40'],
+        ['stages.{2}.blocks.{0-2}.adaptmlp', '3', 'x', '20', '=', '60'],
+        ['stages.{3}.blocks.{0-1}.adaptmlp', '2', 'x', '20', '=', '40'],
+        ['layers.{0-2}.ffn.layers.{0}.{0}.bias', '3', 'x', '4', '=', '12'],
+    ]
+
+
 def test_groups_are_shallowest_fully_trainable_modules():
     toy = peft_toy()
     assert trainable_groups(toy) == [

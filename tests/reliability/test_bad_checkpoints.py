@@ -4,6 +4,7 @@ both shapes) through ``load_from`` in tools/train.py and through a
 ``Pretrained`` init; nothing trains on re-initialised weights."""
 import glob
 import os.path as osp
+import re
 
 import pytest
 import torch
@@ -85,6 +86,25 @@ def test_missing_keys_stay_a_warning_but_nothing_fitting_is_an_error(
                        match=f'checkpoint {path}: none of its 4 tensors has a '
                        'place in the model Sequential'):
         load_checkpoint(model, path)
+
+
+def test_a_file_is_named_only_for_its_own_tensors(strict_loading, tmp_path):
+    """A checkpoint read without a load (``_load_checkpoint`` alone, as
+    ``tools/export_peft.py`` does) is not blamed for a later in-memory load;
+    the file's own tensors are named after it whatever came between."""
+    from mmengine.runner.checkpoint import _load_checkpoint
+    model = nn.Sequential(nn.Linear(4, 3))
+    path = str(tmp_path / 'wide.pth')
+    torch.save({'state_dict': nn.Sequential(nn.Linear(4, 5)).state_dict()},
+               path)
+    read = _load_checkpoint(path)  # read, never loaded
+    other = nn.Sequential(nn.Linear(4, 5)).state_dict()
+    with pytest.raises(CheckpointMismatchError,
+                       match='^the state dict does not fit'):
+        load_state_dict(model, other)
+    with pytest.raises(CheckpointMismatchError,
+                       match=f'^checkpoint {re.escape(path)} does not fit'):
+        load_state_dict(model, read['state_dict'])
 
 
 def test_patch_is_idempotent(strict_loading):

@@ -32,3 +32,19 @@ def test_vit_b_adaptformer_64_has_1_19m_adapter_params(capsys):
     # adapters + fc_norm + head (TimeSformerHead: Linear 768 -> 174)
     assert summary.trainable == 1_189_632 + 1_536 + 768 * 174 + 174
     assert f'trainable params: {summary.trainable:,}' in out
+
+
+def test_counting_allocates_no_weights(tmp_path):
+    """The tool builds on the meta device: same counts and trainable flags
+    as the real model, no parameter storage (a ViT-g is counted without its
+    4 GB; tests/configs/test_vit_scales.py counts every width)."""
+    config = str(tmp_path / 'tiny.py')
+    tiny_cfg(7, method='AdaptFormerVideoViT').dump(config)
+    tool = load_tool('count_params')
+    meta = tool.build_on_meta(tool.load_config(config))
+    real = build_model(config)
+    assert all(p.is_meta for p in meta.parameters())
+    assert [(n, p.shape, p.requires_grad) for n, p in meta.named_parameters()
+            ] == [(n, p.shape, p.requires_grad)
+                  for n, p in real.named_parameters()]
+    assert summarize_parameters(meta) == summarize_parameters(real)

@@ -11,6 +11,7 @@ complete, including the value of the main config, so that
 import argparse
 import os
 import os.path as osp
+from typing import Tuple
 
 STEM = 'vit-base-p16_videomae-k400-pre_8xb128-8x4x1-90e_ssv2'
 ADAPTFORMER = f'../../adaptformer/adaptformer-64_{STEM}.py'
@@ -29,6 +30,16 @@ def config(comment: str, base: str, body: str) -> str:
     return f"{comment}\n_base_ = ['{folder}/'\n          '{name}']\n\n{body}"
 
 
+def method_ablation(rel: str, comment: str, base: str, method_cfg: str,
+                    **fields) -> Tuple[str, str]:
+    """``(path, text)`` of one ablation: ``base`` with these fields of its
+    backbone's ``method_cfg`` (``adapter_cfg``, ``prompt_cfg``) set."""
+    values = ', '.join(f'{key}={value!r}' for key, value in fields.items())
+    return (f'{rel}_{STEM}.py',
+            config(comment, base, f'model = dict(backbone=dict({method_cfg}'
+                   f'=dict({values})))\n'))
+
+
 def bottleneck_sweep():
     for r in (1, 4, 8, 16, 32, 64, 128, 256, 512):
         comment = (
@@ -37,10 +48,9 @@ def bottleneck_sweep():
             f'{adapter_params(r) / 1e6:.2f}M).')
         if r == 64:
             comment += ' The main AdaptFormer-64 setting.'
-        yield (f'adaptformer_bottleneck/adaptformer-{r}_{STEM}.py',
-               config(comment, ADAPTFORMER,
-                      f'model = dict(backbone=dict(adapter_cfg=dict('
-                      f'bottleneck={r})))\n'))
+        yield method_ablation(f'adaptformer_bottleneck/adaptformer-{r}',
+                              comment, ADAPTFORMER, 'adapter_cfg',
+                              bottleneck=r)
 
 
 def layers_sweep():
@@ -60,10 +70,9 @@ def layers_sweep():
                 'count the top\n# (last) blocks beat the bottom ones.')
             if count == DEPTH:
                 comment = '# Ablation, adapted blocks: all 12 (the main setting).'
-            yield (f'adaptformer_layers/adaptformer-64-{name}_{STEM}.py',
-                   config(comment, ADAPTFORMER,
-                          f'model = dict(backbone=dict(adapter_cfg=dict('
-                          f'layers={layers})))\n'))
+            yield method_ablation(
+                f'adaptformer_layers/adaptformer-64-{name}', comment,
+                ADAPTFORMER, 'adapter_cfg', layers=layers)
 
 
 def position_sweep():
@@ -72,10 +81,8 @@ def position_sweep():
             f'# Ablation, adapter placement: {mode}. Parallel reads the '
             'residual stream\n# beside the MLP; sequential reads the MLP '
             'output. The paper: parallel is\n# 0.85 top-1 better on SSv2.')
-        yield (f'adaptformer_position/adaptformer-64-{mode}_{STEM}.py',
-               config(comment, ADAPTFORMER,
-                      f"model = dict(backbone=dict(adapter_cfg=dict("
-                      f"mode='{mode}')))\n"))
+        yield method_ablation(f'adaptformer_position/adaptformer-64-{mode}',
+                              comment, ADAPTFORMER, 'adapter_cfg', mode=mode)
 
 
 def scale_sweep():
@@ -83,10 +90,8 @@ def scale_sweep():
         comment = f'# Ablation, adapter output scale: fixed s = {s}.'
         if s == 0.1:
             comment += ' The main setting.'
-        yield (f'adaptformer_scale/adaptformer-64-s{s}_{STEM}.py',
-               config(comment, ADAPTFORMER,
-                      f'model = dict(backbone=dict(adapter_cfg=dict('
-                      f'scale={s})))\n'))
+        yield method_ablation(f'adaptformer_scale/adaptformer-64-s{s}',
+                              comment, ADAPTFORMER, 'adapter_cfg', scale=s)
     comment = ('# Ablation, adapter output scale: one learnable s per '
                'adapter, starting at 1.0\n# as in the reference code.')
     yield (f'adaptformer_scale/adaptformer-64-s-learnable_{STEM}.py',
@@ -131,15 +136,82 @@ def vpt_sweep():
             if tokens >= 8:
                 comment += ('\n# AdaptFormer reports that VPT collapses on '
                             'SSv2 with 8 or more tokens.')
-            yield (f'vpt_tokens/vpt-{kind}-{tokens}_{STEM}.py',
-                   config(comment, VPT,
-                          f'model = dict(backbone=dict(prompt_cfg=dict('
-                          f'num_tokens={tokens}, deep={deep})))\n'))
+            yield method_ablation(f'vpt_tokens/vpt-{kind}-{tokens}', comment,
+                                  VPT, 'prompt_cfg', num_tokens=tokens,
+                                  deep=deep)
+
+
+def vpt_location_sweep():
+    """VPT Sec. 4.3 "Prompt Location" (Fig. 5): prepend (the method), add
+    (one prompt per patch token: 4 x 14 x 14 = 784 on this input), prepend
+    in pixel space (shallow only)."""
+    patches = 4 * 14 * 14
+    pixel = 3 * 2 * 16 * 16  # one 2x16x16 tubelet
+    for name, fields, params, text in (
+            ('deep-1-prepend', dict(location='prepend'), DEPTH * WIDTH,
+             'prepended to the tokens before every\n# block (the method; '
+             'the main setting)'),
+            ('shallow-1-prepend', dict(location='prepend', deep=False),
+             WIDTH, 'prepended to the tokens before block\n# 1 only'),
+            ('deep-add', dict(location='add', num_tokens=None),
+             DEPTH * patches * WIDTH,
+             'added element-wise to the 784 patch\n# tokens before every '
+             'block (one prompt per token; the sequence length is\n# '
+             'unchanged)'),
+            ('shallow-add', dict(location='add', num_tokens=None,
+                                 deep=False), patches * WIDTH,
+             'added element-wise to the 784 patch\n# tokens before block 1 '
+             '(one prompt per token)'),
+            ('shallow-1-prepend-pixel',
+             dict(location='prepend_pixel', deep=False), pixel,
+             'one 3x2x16x16 pixel tubelet through\n# the frozen patch '
+             'embedding, prepended before block 1 (no position\n# '
+             'embedding)')):
+        comment = (f'# Ablation, VPT prompt location: {text}.\n'
+                   f'# {params:,} prompt parameters. VPT (Fig. 5): prepend '
+                   'beats add and pixel space.')
+        yield method_ablation(f'vpt_location/vpt-{name}', comment, VPT,
+                              'prompt_cfg', **fields)
+
+
+def vpt_depth_sweep():
+    """VPT Sec. 4.3 "Prompt Depth" (Fig. 6): blocks i -> j (1-based) get a
+    prompt set, 1 token each."""
+    for first, last in ((1, 1), (1, 3), (1, 6), (1, 9), (1, 12), (3, 12),
+                        (6, 12), (9, 12), (12, 12)):
+        layers = list(range(first - 1, last))
+        comment = (f'# Ablation, VPT prompt depth: blocks {first} -> {last} '
+                   f'of 12 get 1 prompt token\n# ({len(layers) * WIDTH:,} '
+                   'prompt parameters).')
+        if (first, last) == (1, DEPTH):
+            layers = None  # spelled as the main config does
+            comment += ' The main setting.'
+        comment += ('\n# VPT (Fig. 6): deeper is better; prompts in early '
+                    'blocks matter more.')
+        yield method_ablation(f'vpt_depth/vpt-deep-1-blocks{first}-{last}',
+                              comment, VPT, 'prompt_cfg', layers=layers)
+
+
+def vpt_output_sweep():
+    """VPT Sec. 4.3 "Final Output" (Fig. 8) on the video ViT (no CLS token;
+    the image ViT's are under configs/image/ablations/vpt_output/)."""
+    for output, text in (
+            ('image_pool', 'the mean of the patch outputs (the main\n'
+             '# setting)'),
+            ('prompt_pool', 'the mean of the prompt outputs'),
+            ('global_pool', 'the mean of the prompt and patch\n# outputs')):
+        comment = (f'# Ablation, VPT final output: {text}, then fc_norm.\n'
+                   '# VPT (Fig. 8): pooling that includes the prompt '
+                   'outputs loses accuracy.')
+        name = output.replace('_', '-')
+        yield method_ablation(f'vpt_output/vpt-deep-1-{name}', comment, VPT,
+                              'prompt_cfg', output=output)
 
 
 def all_configs():
     for sweep in (bottleneck_sweep, layers_sweep, position_sweep,
-                  scale_sweep, frames_sweep, vpt_sweep):
+                  scale_sweep, frames_sweep, vpt_sweep, vpt_location_sweep,
+                  vpt_depth_sweep, vpt_output_sweep):
         yield from sweep()
 
 

@@ -114,14 +114,14 @@ class TunableCheckpointHook(Hook):
             return
         path = osp.join(runner.work_dir, self.task_file)
         dataset = getattr(runner.train_dataloader, 'dataset', None)
-        classes = (getattr(dataset, 'metainfo', None) or {}).get(
-            'classes') or ()
+        metainfo = getattr(dataset, 'metainfo', None) or {}
         task = write_task_file(
             path,
             self._model(runner),
             overwrite=True,  # this run's own output (a resumed run renews it)
             config=runner.cfg.pretty_text,
-            classes=classes,
+            classes=metainfo.get('classes') or (),
+            dataset_meta=metainfo,  # a data-scale subset's settings
             extra_meta=dict(epoch=runner.epoch, iter=runner.iter))
         runner.logger.info(
             f'task file (trainable tensors only, '

@@ -15,14 +15,16 @@ VideoMAE ``VisionTransformer`` or mmpretrain's ``VisionTransformer``) and adds:
 * a plain report of pretrained tensors a checkpoint did not fill (they stay
   frozen: freezing never depends on what loaded).
 
-A concrete backbone provides the stock parts: ``tunable_blocks`` (the
-``ModuleList`` of transformer blocks), ``embed_parameters()`` (parameters
-used before block 0) and ``forward_block(i, x)``; a method (AdaptFormer, VPT)
-adds its modules in ``build_method_modules()``.
+A concrete backbone names the stock parts: ``blocks_attr`` (its
+``ModuleList`` of transformer blocks, returned by ``tunable_blocks``),
+``embed_attrs`` (modules and tensors used before block 0, whose parameters
+``embed_parameters()`` returns), ``final_norm_name`` (the output norm
+``train_final_norm`` trains), and writes ``forward_block(i, x)``; a method
+(AdaptFormer, VPT) adds its modules in ``build_method_modules()``.
 """
 import inspect
 import logging
-from typing import Dict, Iterable, Iterator, List, Sequence, Tuple
+from typing import Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
 
 import torch
 from mmengine.logging import print_log
@@ -86,6 +88,22 @@ def check_tuning(tuning: str) -> None:
         raise ValueError(f'tuning must be one of {TUNINGS}, got {tuning!r}')
 
 
+def check_build_kwargs(cls: type, tuning: str,
+                       kwargs: dict) -> Dict[str, object]:
+    """The checks before a tunable backbone builds its stock model:
+    :func:`bind_stock_kwargs` (unknown keywords), :func:`check_tuning`, and
+    a stock ``frozen_stages`` other than -1 refused (``tuning`` replaces
+    it). Returns the bound stock arguments."""
+    stock = bind_stock_kwargs(cls, kwargs)
+    check_tuning(tuning)
+    if stock.get('frozen_stages', -1) != -1:
+        raise ValueError(
+            f'frozen_stages={stock["frozen_stages"]!r} is not used by '
+            f'{cls.__name__}: freezing is tuning=\'peft\' (frozen backbone) '
+            f'or tuning=\'full\'; leave frozen_stages at -1')
+    return stock
+
+
 class TunableBackboneMixin:
     """Build-time freezing, frozen-in-eval, no wasted autograd, summaries and
     load reports for a stock ViT (see the module docstring).
@@ -98,10 +116,23 @@ class TunableBackboneMixin:
     convert_hint = 'tools/convert_ckpt.py'
     #: The stock ViT class this backbone extends (set by each backbone).
     stock_backbone: type = object
+    #: Name of the stock model's ``nn.ModuleList`` of transformer blocks
+    #: (``'blocks'`` in mmaction2, ``'layers'`` in mmpretrain), which
+    #: :attr:`tunable_blocks` returns; set by each backbone.
+    blocks_attr: str = ''
+    #: Stock modules and tensors used before block 0 (patch / position
+    #: embedding...), whose parameters :meth:`embed_parameters` returns; a
+    #: name that is None or a buffer (a fixed position table) adds nothing.
+    embed_attrs: Tuple[str, ...] = ()
+    #: Name of the stock norm that produces the output feature, which
+    #: ``train_final_norm`` of :meth:`setup_tunable` trains; None: no such
+    #: norm. Set by each backbone before :meth:`setup_tunable`.
+    final_norm_name: Optional[str] = None
 
     # ------------------------------------------------------------ building
-    def setup_tunable(self, tuning: str, trained_stock: Iterable[str],
-                      with_cp: bool, skip_frozen_grad: bool) -> None:
+    def setup_tunable(self, tuning: str, trained_stock: Iterable[str] = (),
+                      with_cp: bool = False, skip_frozen_grad: bool = True,
+                      train_final_norm: bool = False) -> None:
         """Record the stock model, add the method's modules, freeze, log.
 
         Args:
@@ -109,17 +140,23 @@ class TunableBackboneMixin:
                 modules named in ``trained_stock``; the method's modules
                 train) or ``'full'`` (everything trains).
             trained_stock (Iterable[str]): Stock module names that still train
-                under ``'peft'`` (e.g. the video ``fc_norm``).
+                under ``'peft'``.
             with_cp (bool): Activation checkpointing of every block that runs
                 with autograd during training.
             skip_frozen_grad (bool): Run the embedding and all blocks below
                 the lowest trainable block under ``torch.no_grad()``.
+            train_final_norm (bool): Also train :attr:`final_norm_name` (e.g.
+                the video ``fc_norm``) under ``'peft'``.
         """
         check_tuning(tuning)
         self.tuning = tuning
         self.with_cp = with_cp
         self.skip_frozen_grad = skip_frozen_grad
-        self.trained_stock = tuple(trained_stock)
+        self.trained_stock = tuple(trained_stock) + (
+            tuple(self.final_norm_names()) if train_final_norm else ())
+        if None in self.trained_stock:
+            raise ValueError(f'train_final_norm=True: {type(self).__name__} '
+                             'has no final norm (final_norm_name is None)')
         # Everything the stock model built is "pretrained"; the method's
         # modules added below are not. Recorded before they exist.
         self._stock_modules = [n for n, _ in self.named_modules() if n]
@@ -128,6 +165,11 @@ class TunableBackboneMixin:
         self._freeze()
         print_log(f'{type(self).__name__} (tuning={tuning!r}):\n'
                   f'{self.tunable_summary().format()}', logger='current')
+
+    def final_norm_names(self) -> Sequence[Optional[str]]:
+        """The stock norms ``train_final_norm`` trains: by default
+        :attr:`final_norm_name` (Swin: one per output stage)."""
+        return (self.final_norm_name, )
 
     def build_method_modules(self) -> None:
         """Add the method's trainable modules; called once by
@@ -166,12 +208,23 @@ class TunableBackboneMixin:
     # ------------------------------------------------------------- forward
     @property
     def tunable_blocks(self) -> nn.ModuleList:
-        """The stock transformer blocks, in order."""
-        raise NotImplementedError
+        """The stock transformer blocks, in order (the module list named
+        :attr:`blocks_attr`)."""
+        if not self.blocks_attr:
+            raise NotImplementedError(
+                f'{type(self).__name__} sets no blocks_attr')
+        return getattr(self, self.blocks_attr)
 
     def embed_parameters(self) -> List[nn.Parameter]:
-        """Parameters used before block 0 (patch / position embedding...)."""
-        raise NotImplementedError
+        """Parameters used before block 0: those of :attr:`embed_attrs`."""
+        params: List[nn.Parameter] = []
+        for name in self.embed_attrs:
+            item = getattr(self, name, None)
+            if isinstance(item, nn.Parameter):
+                params.append(item)
+            elif isinstance(item, nn.Module):
+                params += list(item.parameters())
+        return params
 
     def forward_block(self, index: int, x: Tensor) -> Tensor:
         """Block ``index`` on tokens ``(B, N, d)``."""
@@ -278,3 +331,48 @@ class TunableBackboneMixin:
                 f'backbone were ignored: {unexpected}',
                 logger='current',
                 level=logging.WARNING)
+
+
+class StandardTunableMixin(TunableBackboneMixin):
+    """The constructor of the tunable backbones whose own options are just
+    the four below (mmpretrain's ViT, both Swins): check the keywords, build
+    the stock model from them, :meth:`prepare_tunable`, then
+    :meth:`~TunableBackboneMixin.setup_tunable`.
+
+    Accepts every argument of the stock class (by keyword; unknown keywords
+    are an error) except ``frozen_stages``, which ``tuning`` replaces, plus:
+
+    Args:
+        tuning (str): ``'peft'``: every stock parameter is frozen (except the
+            final norms with ``train_final_norm``); the method's modules
+            train. ``'full'``: everything trains.
+        train_final_norm (bool): Train, under ``'peft'``, the stock norms
+            that produce the output (:meth:`final_norm_names`). Default
+            False: on images the spec trains only the method's modules and
+            the head.
+        with_cp (bool): Activation checkpointing of every block that runs
+            with autograd during training (replaces a stock ``with_cp``).
+        skip_frozen_grad (bool): Run the embedding and all blocks below the
+            lowest block holding a trainable parameter under
+            ``torch.no_grad()`` (same gradients, no graph kept). Default True.
+    """
+
+    def __init__(self,
+                 *,
+                 tuning: str = 'peft',
+                 train_final_norm: bool = False,
+                 with_cp: bool = False,
+                 skip_frozen_grad: bool = True,
+                 **kwargs) -> None:
+        stock = check_build_kwargs(type(self), tuning, kwargs)
+        super().__init__(**kwargs)
+        self.train_final_norm = train_final_norm
+        self.prepare_tunable(stock)
+        self.setup_tunable(tuning, with_cp=with_cp,
+                           skip_frozen_grad=skip_frozen_grad,
+                           train_final_norm=train_final_norm)
+
+    def prepare_tunable(self, stock: Dict[str, object]) -> None:
+        """What the backbone sets up between the stock model and
+        :meth:`~TunableBackboneMixin.setup_tunable` (``stock``: the bound
+        stock arguments). Nothing here."""

@@ -18,7 +18,7 @@ head train); ``tuning='full'`` is full fine-tuning.
 """
 import functools
 import logging
-from typing import List, Tuple
+from typing import Tuple
 
 import torch
 import torch.nn.functional as F
@@ -99,22 +99,13 @@ class TunableVideoViT(TunableBackboneMixin, VisionTransformer):
                          *self.grid_size)
         self.final_norm_name = 'fc_norm' if self.fc_norm is not None \
             else 'norm'
-        self.setup_tunable(
-            tuning,
-            trained_stock=[self.final_norm_name] if train_fc_norm else [],
-            with_cp=with_cp,
-            skip_frozen_grad=skip_frozen_grad)
+        self.setup_tunable(tuning, with_cp=with_cp,
+                           skip_frozen_grad=skip_frozen_grad,
+                           train_final_norm=train_fc_norm)
 
     # ------------------------------------------------------------- forward
-    @property
-    def tunable_blocks(self) -> nn.ModuleList:
-        return self.blocks
-
-    def embed_parameters(self) -> List[nn.Parameter]:
-        params = list(self.patch_embed.parameters())
-        if isinstance(self.pos_embed, nn.Parameter):
-            params.append(self.pos_embed)
-        return params
+    blocks_attr = 'blocks'
+    embed_attrs = ('patch_embed', 'pos_embed')
 
     def forward(self, x: Tensor) -> Tensor:
         grid = self.token_grid(x)

@@ -13,14 +13,14 @@ backbone. mmpretrain's attention is already fused
 frozen CLS feature; only the neck/head train); ``tuning='full'`` is full
 fine-tuning.
 """
-from typing import List, Tuple
+from typing import Tuple
 
 import torch
 from mmpretrain.models.backbones.vision_transformer import (
     TransformerEncoderLayer, VisionTransformer)
 from mmpretrain.models.utils import resize_pos_embed
 from mmpretrain.registry import MODELS
-from torch import Tensor, nn
+from torch import Tensor
 
 from .tunable_base import TunableBackboneMixin, bind_stock_kwargs, check_tuning
 
@@ -87,23 +87,13 @@ class TunableViT(TunableBackboneMixin, VisionTransformer):
                 'train_final_norm=True needs a final norm: set '
                 'final_norm=True or out_type=\'avg_featmap\'')
         self.train_final_norm = train_final_norm
-        self.setup_tunable(
-            tuning,
-            trained_stock=[self.final_norm_name] if train_final_norm else [],
-            with_cp=with_cp,
-            skip_frozen_grad=skip_frozen_grad)
+        self.setup_tunable(tuning, with_cp=with_cp,
+                           skip_frozen_grad=skip_frozen_grad,
+                           train_final_norm=train_final_norm)
 
     # ------------------------------------------------------------- forward
-    @property
-    def tunable_blocks(self) -> nn.ModuleList:
-        return self.layers
-
-    def embed_parameters(self) -> List[nn.Parameter]:
-        params = list(self.patch_embed.parameters())
-        params += list(self.pre_norm.parameters())
-        params += [p for p in (self.pos_embed, self.cls_token)
-                   if isinstance(p, nn.Parameter)]
-        return params
+    blocks_attr = 'layers'
+    embed_attrs = ('patch_embed', 'pre_norm', 'pos_embed', 'cls_token')
 
     def forward(self, x: Tensor) -> Tuple[Tensor, ...]:
         grad, start = self.grad_plan()

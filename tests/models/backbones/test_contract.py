@@ -33,9 +33,12 @@ from typing import Optional, Tuple
 import pytest
 import torch
 import torch.nn.functional as F
+from mmaction.models.backbones.swin import \
+    SwinTransformer3D as VideoSwinStock
 from mmaction.models.backbones.vit_mae import \
     VisionTransformer as VideoStock
 from mmaction.registry import MODELS as VIDEO_MODELS
+from mmpretrain.models import SwinTransformer as ImageSwinStock
 from mmpretrain.models import VisionTransformer as ImageStock
 from mmpretrain.registry import MODELS as IMAGE_MODELS
 from torch import nn
@@ -105,8 +108,9 @@ class Row:
         type: Registered name.
         added: Parameters the method adds to the stock model (formula).
         trainable: Trainable parameters (formula).
-        trained_stock: Stock modules that train under ``tuning='peft'``;
-            ``None`` means full tuning (everything trains).
+        trained_stock: Stock modules (or single stock parameters, such as
+            BitFit's biases) that train under ``tuning='peft'``; ``None``
+            means full tuning (everything trains).
         stock: Arguments shared with the stock model.
         own: Arguments of the tunable backbone only.
         equals_stock_at_init: False for VPT: its prompts join attention from
@@ -169,17 +173,178 @@ ROWS = [
         own=dict(prompt_cfg=dict(num_tokens=P, deep=False)),
         equals_stock_at_init=False),
 ]
+
+# ------------------------------ the VPT paper's baselines, LoRA, the probe
+# Partial-k: the top k blocks and the final norm train (k = 1 of L = 2).
+# BitFit: every stock bias (by name below) and the video fc_norm train;
+# VideoMAE has q and v biases but no k bias.
+VIDEO_BLOCK_BIASES = ('norm1.bias', 'attn.q_bias', 'attn.v_bias',
+                      'attn.proj.bias', 'norm2.bias', 'mlp.layers.0.0.bias',
+                      'mlp.layers.1.bias')
+IMAGE_BLOCK_BIASES = ('ln1.bias', 'attn.qkv.bias', 'attn.proj.bias',
+                      'ln2.bias', 'ffn.layers.0.0.bias', 'ffn.layers.1.bias')
+VIDEO_BIASES = ('patch_embed.projection.bias', ) + tuple(
+    f'blocks.{i}.{n}' for i in range(L) for n in VIDEO_BLOCK_BIASES)
+IMAGE_BIASES = ('patch_embed.projection.bias', 'ln1.bias') + tuple(
+    f'layers.{i}.{n}' for i in range(L) for n in IMAGE_BLOCK_BIASES)
+VIDEO_BIAS_COUNT = D + L * (D + 2 * D + D + D + 4 * D + D)  # + fc_norm
+IMAGE_BIAS_COUNT = D + L * (D + 3 * D + D + D + 4 * D + D) + D
+# LoRA, rank LR: A (r x in) and B (out x r) per adapted layer; qkv is
+# d -> 3d, proj d -> d, fc1 d -> 4d, fc2 4d -> d.
+LR = 4
+LORA_ATTN = LR * (D + 3 * D) + LR * (D + D)
+LORA_MLP = LR * (D + 4 * D) + LR * (4 * D + D)
+# Attentive probe: query d, LayerNorm 2d, kv 2d*d + 2d, proj d*d + d.
+PROBE = D + NORM + (2 * D * D + 2 * D) + (D * D + D)
+ROWS += [
+    Row('partial-video-top1', VIDEO, 'PartialVideoViT', added=0,
+        trainable=VIDEO_BLOCK + NORM, trained_stock=('blocks.1', 'fc_norm'),
+        own=dict(partial_cfg=dict(num_blocks=1))),
+    Row('partial-image-top1', IMAGE, 'PartialViT', added=0,
+        trainable=IMAGE_BLOCK + NORM, trained_stock=('layers.1', 'ln1'),
+        own=dict(partial_cfg=dict(num_blocks=1))),
+    Row('bitfit-video', VIDEO, 'BitFitVideoViT', added=0,
+        trainable=VIDEO_BIAS_COUNT + NORM,
+        trained_stock=VIDEO_BIASES + ('fc_norm', )),
+    Row('bitfit-image', IMAGE, 'BitFitViT', added=0,
+        trainable=IMAGE_BIAS_COUNT, trained_stock=IMAGE_BIASES),
+    Row('lora-video', VIDEO, 'LoRAVideoViT', added=L * LORA_ATTN,
+        trainable=L * LORA_ATTN + NORM, trained_stock=('fc_norm', ),
+        own=dict(lora_cfg=dict(rank=LR, alpha=2 * LR))),
+    Row('lora-video-mlp-block1', VIDEO, 'LoRAVideoViT',
+        added=LORA_ATTN + LORA_MLP, trainable=LORA_ATTN + LORA_MLP + NORM,
+        trained_stock=('fc_norm', ),
+        own=dict(lora_cfg=dict(
+            rank=LR, targets=['qkv', 'proj', 'layers.0.0', 'layers.1'],
+            layers=[1]))),
+    Row('lora-image', IMAGE, 'LoRAViT', added=L * LORA_ATTN,
+        trainable=L * LORA_ATTN, own=dict(lora_cfg=dict(rank=LR))),
+    Row('attentive-probe-video', VIDEO, 'AttentiveProbeVideoViT',
+        added=PROBE, trainable=PROBE + NORM, trained_stock=('fc_norm', ),
+        equals_stock_at_init=False),
+    Row('attentive-probe-image', IMAGE, 'AttentiveProbeViT', added=PROBE,
+        trainable=PROBE, own=dict(probe_cfg=dict(num_heads=2)),
+        equals_stock_at_init=False),
+]
+# ------------------------ end of the baselines (more rows may follow here)
+
+# -------------------------------------------- hierarchical Swin (issue 16)
+# Video Swin (mmaction2 SwinTransformer3D) and image Swin (mmpretrain
+# SwinTransformer): 2 stages of 2 blocks, widths 32 and 64 (the final width
+# is D, so the contract's head fits), windows that shift in stage 0.
+SW_C, SW_DEPTHS, SW_HEADS = 32, (2, 2), (2, 4)
+SW_WIDTHS = tuple(SW_C * 2**s for s in range(len(SW_DEPTHS)))
+
+
+def swin_stock_params(patch_inputs: int, table: int) -> int:
+    """Patch embedding (conv + LayerNorm); per block 2 norms, qkv (biased),
+    proj, 4x MLP (12 c^2 + 13 c) and a relative-position table of ``table``
+    rows per head; per patch merging a LayerNorm over 4c and a 4c -> 2c
+    reduction without bias (8 c^2 + 8 c); the output norm of the last stage.
+    """
+    total = patch_inputs * SW_C + SW_C + 2 * SW_C
+    for s, (c, n, h) in enumerate(zip(SW_WIDTHS, SW_DEPTHS, SW_HEADS)):
+        total += n * (12 * c * c + 13 * c + table * h)
+        if s < len(SW_DEPTHS) - 1:
+            total += 8 * c * c + 8 * c
+    return total + 2 * SW_WIDTHS[-1]
+
+
+def swin_adapter(c: int, r: int) -> int:
+    return (c * r + r) + (r * c + c)
+
+
+VIDEO_SWIN = Domain(
+    'video-swin', VIDEO_MODELS, 'mmaction',
+    VideoSwinStock,
+    dict(arch=dict(embed_dims=SW_C, depths=list(SW_DEPTHS),
+                   num_heads=list(SW_HEADS)),
+         patch_size=(2, 4, 4), window_size=(2, 4, 4), pretrained2d=False,
+         drop_path_rate=0.0, out_indices=(1, )),
+    (2, 3, 4, 32, 32),
+    swin_stock_params(3 * 2 * 4 * 4, 3 * 7 * 7))
+IMAGE_SWIN = Domain(
+    'image-swin', IMAGE_MODELS, 'mmpretrain',
+    ImageSwinStock,
+    dict(arch=dict(embed_dims=SW_C, depths=list(SW_DEPTHS),
+                   num_heads=list(SW_HEADS)),
+         img_size=32, patch_size=4, window_size=4, drop_path_rate=0.0,
+         out_indices=(1, )),
+    (2, 3, 32, 32),
+    swin_stock_params(3 * 4 * 4, 7 * 7))
+DOMAINS = [VIDEO, IMAGE, VIDEO_SWIN, IMAGE_SWIN]
+# Default bottleneck: width // 12 per stage (2 and 5 here).
+SW_ADAPT = sum(n * swin_adapter(c, c // 12)
+               for c, n in zip(SW_WIDTHS, SW_DEPTHS))
+# Blocks 1 (stage 0) and 2 (stage 1), bottlenecks [4, 8].
+SW_ADAPT_LIST = swin_adapter(SW_WIDTHS[0], 4) + swin_adapter(SW_WIDTHS[1], 8)
+# VPT: p tokens of the stage's width per prompted block.
+SW_DEEP = P * sum(c * n for c, n in zip(SW_WIDTHS, SW_DEPTHS))
+SW_SHALLOW = P * SW_WIDTHS[0]
+SW_LAYERS_03 = P * SW_WIDTHS[0] + P * SW_WIDTHS[1]  # layers=[0, 3]
+SW_OUT_NORM = 2 * SW_WIDTHS[-1]
+ROWS += [
+    Row('tunable-video-swin-probe', VIDEO_SWIN, 'TunableVideoSwin', added=0,
+        trainable=0),
+    Row('tunable-video-swin-final-norm', VIDEO_SWIN, 'TunableVideoSwin',
+        added=0, trainable=SW_OUT_NORM, trained_stock=('norm1', ),
+        own=dict(train_final_norm=True)),
+    Row('tunable-video-swin-full', VIDEO_SWIN, 'TunableVideoSwin', added=0,
+        trainable=VIDEO_SWIN.stock_params, trained_stock=None,
+        own=dict(tuning='full')),
+    Row('adaptformer-video-swin', VIDEO_SWIN, 'AdaptFormerVideoSwin',
+        added=SW_ADAPT, trainable=SW_ADAPT),
+    Row('adaptformer-video-swin-sequential-list', VIDEO_SWIN,
+        'AdaptFormerVideoSwin', added=SW_ADAPT_LIST, trainable=SW_ADAPT_LIST,
+        own=dict(adapter_cfg=dict(bottleneck=[4, 8], mode='sequential',
+                                  layers=[1, 2]))),
+    Row('vpt-video-swin-deep', VIDEO_SWIN, 'VPTVideoSwin', added=SW_DEEP,
+        trainable=SW_DEEP, own=dict(prompt_cfg=dict(num_tokens=P)),
+        equals_stock_at_init=False),
+    Row('vpt-video-swin-shallow', VIDEO_SWIN, 'VPTVideoSwin',
+        added=SW_SHALLOW, trainable=SW_SHALLOW,
+        own=dict(prompt_cfg=dict(num_tokens=P, deep=False)),
+        equals_stock_at_init=False),
+    Row('tunable-image-swin-probe', IMAGE_SWIN, 'TunableSwin', added=0,
+        trainable=0),
+    Row('tunable-image-swin-full', IMAGE_SWIN, 'TunableSwin', added=0,
+        trainable=IMAGE_SWIN.stock_params, trained_stock=None,
+        own=dict(tuning='full')),
+    Row('adaptformer-image-swin', IMAGE_SWIN, 'AdaptFormerSwin',
+        added=SW_ADAPT, trainable=SW_ADAPT),
+    Row('adaptformer-image-swin-int-final-norm', IMAGE_SWIN,
+        'AdaptFormerSwin', added=2 * swin_adapter(SW_WIDTHS[0], 4) +
+        2 * swin_adapter(SW_WIDTHS[1], 4),
+        trainable=2 * swin_adapter(SW_WIDTHS[0], 4) +
+        2 * swin_adapter(SW_WIDTHS[1], 4) + SW_OUT_NORM,
+        trained_stock=('norm1', ),
+        own=dict(adapter_cfg=dict(bottleneck=4), train_final_norm=True)),
+    Row('vpt-image-swin-deep', IMAGE_SWIN, 'VPTSwin', added=SW_DEEP,
+        trainable=SW_DEEP, own=dict(prompt_cfg=dict(num_tokens=P)),
+        equals_stock_at_init=False),
+    Row('vpt-image-swin-layers-0-3', IMAGE_SWIN, 'VPTSwin',
+        added=SW_LAYERS_03, trainable=SW_LAYERS_03,
+        own=dict(prompt_cfg=dict(num_tokens=P, layers=[0, 3])),
+        equals_stock_at_init=False),
+]
+# ------------------------------------------------ end of hierarchical Swin
 LABELS = torch.tensor([0, 2])
 
 
 # ------------------------------------------------------------------ helpers
+# Tables made random with the vectors (Swin's relative-position bias starts
+# at zero in mmpretrain, which would hide a wrong bias index).
+RANDOM_TABLES = ('cls_token', 'pos_embed', 'relative_position_bias_table')
+
+
 def randomize_vectors(model: nn.Module, seed: int) -> None:
-    """Every vector (norms, biases), CLS and position table random."""
+    """Every vector (norms, biases), CLS, position and relative-position
+    table random."""
     torch.manual_seed(seed)
     with torch.no_grad():
         for module in model.modules():
             for name, param in module.named_parameters(recurse=False):
-                if param.dim() > 1 and name not in ('cls_token', 'pos_embed'):
+                if param.dim() > 1 and name not in RANDOM_TABLES:
                     continue  # matrices keep their init
                 param.normal_(0.0, 0.2)
                 if isinstance(module, nn.LayerNorm) and name == 'weight':
@@ -229,7 +394,8 @@ def expected_trainable(row: Row, model: nn.Module, stock: nn.Module) -> set:
         return names
     prefixes = tuple(m + '.' for m in row.trained_stock)
     return added_names(model, stock) | {
-        n for n, _ in stock.named_parameters() if n.startswith(prefixes)}
+        n for n, _ in stock.named_parameters()
+        if n.startswith(prefixes) or n in row.trained_stock}
 
 
 def trainable(model: nn.Module) -> set:
@@ -248,8 +414,10 @@ def randomize_added(model: nn.Module, stock: nn.Module, seed: int = 3):
 
 
 def feature(out) -> torch.Tensor:
-    """``(B, d)`` feature of a video (tensor) or image (tuple) output."""
-    return out if torch.is_tensor(out) else out[-1]
+    """``(B, d)`` feature of a video (tensor) or image (tuple) output; a
+    feature map ``(B, d, *grid)`` (Swin) is averaged over its grid."""
+    out = out if torch.is_tensor(out) else out[-1]
+    return out.flatten(2).mean(-1) if out.dim() > 2 else out
 
 
 def as_tuple(out) -> tuple:
@@ -298,7 +466,7 @@ def test_every_registered_backbone_has_a_row():
     assert {r.type for r in ROWS} == registered
     assert {r.type for r in ROWS if r.trained_stock is not None} == \
         registered, 'every backbone needs a parameter-efficient row'
-    for domain in (VIDEO, IMAGE):
+    for domain in DOMAINS:
         assert any(r.domain is domain and r.trained_stock is None
                    for r in ROWS), f'{domain.name}: no full-tuning row'
     for r in ROWS:
@@ -402,3 +570,59 @@ def test_gradients_reach_exactly_the_trainable_tensors(row, stock):
               if p.grad is not None and not p.grad.abs().sum() > 0]
     assert silent == []
     assert head.weight.grad.abs().sum() > 0
+
+
+# ------------------------------------------ heads: MLP-k on frozen features
+# The MLP-k baseline is a head on the linear-probe backbones (rows
+# 'tunable-video-probe' / 'tunable-image-probe' above). Its own contract:
+# the count formula, and one step of backbone + head moves exactly the
+# trainable tensors of both (the BatchNorm of MLPHead has no parameters).
+C = 3  # classes
+
+
+def mlp_params(k: int) -> int:
+    """MLP-k with hidden width d: (k - 1) * (d*d + d) + d*C + C."""
+    return (k - 1) * (D * D + D) + D * C + C
+
+
+HEAD_ROWS = [
+    ('mlp3-video', 'tunable-video-probe', 'MLPHead', 3),
+    ('mlp1-video', 'tunable-video-probe', 'MLPHead', 1),
+    ('mlp3-image', 'tunable-image-probe', 'MLPClsHead', 3),
+]
+
+
+@pytest.mark.parametrize('backbone_id, head_type, k',
+                         [r[1:] for r in HEAD_ROWS],
+                         ids=[r[0] for r in HEAD_ROWS])
+def test_mlp_head_rows(backbone_id, head_type, k):
+    row = next(r for r in ROWS if r.id == backbone_id)
+    stock = make_stock(row)
+    model = build_pretrained(row, stock)
+    torch.manual_seed(4)
+    head = row.domain.registry.build(dict(
+        type=head_type, _scope_=row.domain.scope, num_classes=C,
+        in_channels=D, mlp_cfg=dict(num_layers=k)))
+    head.init_weights()
+    assert sum(p.numel() for p in head.parameters()) == mlp_params(k)
+    assert all(p.requires_grad for p in head.parameters())
+
+    x = inputs(row)
+    net = nn.ModuleDict(dict(backbone=model, head=head))
+    before = {k_: v.clone() for k_, v in net.state_dict().items()}
+    model.train()
+    head.train()
+    params = [p for p in net.parameters() if p.requires_grad]
+    optimizer = torch.optim.SGD(params, lr=0.1)
+    feats = model(x)
+    logits = head(feats) if head_type == 'MLPClsHead' else head(feature(
+        feats))
+    F.cross_entropy(logits, LABELS).backward()
+    with_grad = {n for n, p in net.named_parameters() if p.grad is not None}
+    assert with_grad == {n for n, p in net.named_parameters()
+                         if p.requires_grad}
+    optimizer.step()
+    after = net.state_dict()
+    moved = {n for n in before if not torch.equal(before[n], after[n])}
+    buffers = {n for n, _ in net.named_buffers()}
+    assert moved - buffers == with_grad  # BatchNorm statistics may move

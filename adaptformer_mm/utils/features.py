@@ -1,0 +1,400 @@
+"""Pooled features of a frozen backbone, cached once, and heads trained on
+them in seconds (``tools/extract_features.py``).
+
+* :func:`extract`: one pass of a model's backbone over a dataloader, ``(N, d)``
+  pooled features (a video's clips x crops averaged) and ``(N,)`` labels,
+  batched, with a progress bar;
+* :func:`split_dataloader_cfg`: the dataloader of a config's split, in order,
+  and for ``'train'`` with the val pipeline (a cache cannot re-augment);
+* :func:`cached_features`: the features of (config, checkpoint, split)
+  written once to a file keyed by all three and reused; a file of another
+  key is never overwritten unless ``force``;
+* :class:`FeatureSet` (the file's content), :class:`CachedFeatureDataset`
+  (a torch dataset over it) and :func:`train_probe` (a linear or MLP head on
+  cached features with plain torch: the frozen-backbone protocol minus
+  augmentation).
+
+The t-SNE pictures of such features are :mod:`.tsne`.
+"""
+import copy
+import hashlib
+import json
+import os
+import os.path as osp
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+from torch.utils.data import DataLoader, Dataset
+
+FORMAT = 'adaptformer_mm.features/1'
+SPLITS = ('train', 'val', 'test')
+
+
+# --------------------------------------------------------------- the file
+@dataclass
+class FeatureSet:
+    """Features of one split: ``features (N, d)`` float32, ``labels (N,)``
+    int64 in dataset order, and plain-data ``meta`` (config, checkpoint,
+    split, ``key``, ``classes``, ...)."""
+
+    features: Tensor
+    labels: Tensor
+    meta: Dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.features.dim() != 2 or self.labels.shape != (
+                len(self.features), ):
+            raise ValueError(
+                f'features must be (N, d) and labels (N,), got '
+                f'{tuple(self.features.shape)} and '
+                f'{tuple(self.labels.shape)}')
+
+    @property
+    def classes(self) -> List[str]:
+        return list(self.meta.get('classes') or [])
+
+    def save(self, path: str) -> None:
+        """Write atomically (a partial file never looks like a cache)."""
+        os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
+        tmp = f'{path}.tmp{os.getpid()}'
+        torch.save(
+            dict(format=FORMAT, features=self.features.float().cpu(),
+                 labels=self.labels.long().cpu(), meta=self.meta), tmp)
+        os.replace(tmp, path)
+
+    @classmethod
+    def load(cls, path: str) -> 'FeatureSet':
+        """Read a file :meth:`save` wrote (tensors and plain data only)."""
+        if not osp.isfile(path):
+            raise FileNotFoundError(f'feature file not found: {path}')
+        data = torch.load(path, map_location='cpu', weights_only=True)
+        if not isinstance(data, dict) or data.get('format') != FORMAT:
+            raise ValueError(f'{path} is not a feature file of '
+                             f'tools/extract_features.py ({FORMAT})')
+        return cls(data['features'], data['labels'], data['meta'])
+
+
+class CachedFeatureDataset(Dataset):
+    """``(feature, label)`` pairs of a :class:`FeatureSet` or its file, for
+    any torch training loop over cached features."""
+
+    def __init__(self, features: Union[str, FeatureSet]) -> None:
+        self.data = FeatureSet.load(features) if isinstance(
+            features, str) else features
+
+    def __len__(self) -> int:
+        return len(self.data.labels)
+
+    def __getitem__(self, index: int) -> Tuple[Tensor, Tensor]:
+        return self.data.features[index], self.data.labels[index]
+
+
+# ------------------------------------------------------------ extraction
+def pooled_features(model: nn.Module, inputs: Tensor) -> Tensor:
+    """The backbone's pooled feature per sample, ``(B, d)``.
+
+    mmaction2 recognizers get ``(B, V, C, [T,] H, W)``: the ``V`` views
+    (clips x crops) of a video go through the backbone and their features
+    are averaged, as the scores are at test time. An image classifier gets
+    ``(B, C, H, W)``; a tuple output (mmpretrain's ``out_indices``) gives its
+    last entry.
+    """
+    views = 1
+    batch = inputs.shape[0]
+    if hasattr(model, 'cls_head'):  # mmaction2: views in dim 1
+        views = inputs.shape[1]
+        inputs = inputs.flatten(0, 1)
+    out = model.backbone(inputs)
+    if isinstance(out, (tuple, list)):
+        out = out[-1]
+    if out.dim() != 2:
+        raise ValueError(
+            f'the backbone gives {tuple(out.shape)}, not pooled (N, d) '
+            f'features: use return_feat_map=False (video) or out_type '
+            f"'cls_token' / 'avg_featmap' (image)")
+    return out.reshape(batch, views, -1).mean(1)
+
+
+def _label(sample) -> Tensor:
+    label = sample.gt_label
+    label = torch.as_tensor(label).reshape(-1)
+    if label.numel() != 1:
+        raise ValueError(f'one label per sample expected, got {label}')
+    return label.long().cpu()
+
+
+@torch.no_grad()
+def extract(model: nn.Module,
+            dataloader: Any,
+            progress: bool = True) -> Tuple[Tensor, Tensor]:
+    """Features ``(N, d)`` (float32, CPU) and labels ``(N,)`` of every
+    sample of ``dataloader``, in its order, with ``model`` in eval mode.
+
+    ``model`` is an mmaction2 recognizer or an mmpretrain classifier; its
+    ``data_preprocessor`` moves and normalises each batch (on the model's
+    device). ``progress`` shows mmengine's progress bar.
+    """
+    from mmengine.utils import ProgressBar
+    model.eval()
+    bar = ProgressBar(len(dataloader.dataset)) if progress else None
+    features, labels = [], []
+    for batch in dataloader:
+        data = model.data_preprocessor(batch, False)
+        features.append(pooled_features(model, data['inputs']).float().cpu())
+        labels.append(torch.cat([_label(s) for s in data['data_samples']]))
+        if bar is not None:
+            bar.update(len(labels[-1]))
+    if bar is not None:
+        print()
+    if not features:
+        raise ValueError('the dataloader gave no batch')
+    return torch.cat(features), torch.cat(labels)
+
+
+def _innermost(dataset: dict) -> dict:
+    while dataset.get('type') == 'RepeatedAugDataset':
+        dataset = dataset['dataset']
+    return dataset
+
+
+def split_dataloader_cfg(cfg, split: str,
+                         batch_size: Optional[int] = None,
+                         num_workers: Optional[int] = None) -> dict:
+    """The ``{split}_dataloader`` of ``cfg``, in dataset order.
+
+    ``'train'`` reads the train annotations through the val pipeline (no
+    augmentation: a feature cache holds one view per sample) and drops
+    repeat wrappers (``RepeatedAugDataset``).
+    """
+    if split not in SPLITS:
+        raise ValueError(f'split must be one of {SPLITS}, got {split!r}')
+    loader = cfg.get(f'{split}_dataloader')
+    if not loader:
+        raise KeyError(f'config {cfg.filename or "(text)"} has no '
+                       f'{split}_dataloader')
+    loader = copy.deepcopy(loader.to_dict() if hasattr(loader, 'to_dict')
+                           else dict(loader))
+    if split == 'train':
+        dataset = _innermost(loader['dataset'])
+        val = cfg.get('val_dataloader')
+        if not val:
+            raise KeyError('--split train uses the val pipeline; the config '
+                           'has no val_dataloader')
+        dataset['pipeline'] = copy.deepcopy(
+            _innermost(val['dataset'])['pipeline'])
+        loader['dataset'] = dataset
+    loader['sampler'] = dict(type='DefaultSampler', shuffle=False)
+    loader.pop('batch_sampler', None)
+    if batch_size is not None:
+        loader['batch_size'] = batch_size
+    if num_workers is not None:
+        loader['num_workers'] = num_workers
+    if not loader.get('num_workers'):
+        loader['persistent_workers'] = False
+    return loader
+
+
+# ----------------------------------------------------------------- cache
+def file_checksum(path: str) -> str:
+    """sha256 of a file's bytes."""
+    digest = hashlib.sha256()
+    with open(path, 'rb') as f:
+        for chunk in iter(lambda: f.read(1 << 20), b''):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def feature_key(model_cfg: dict, loader_cfg: dict, checkpoint_sha: str,
+                split: str, backbone_only: bool) -> str:
+    """What decides the features: the model and dataset configs, the
+    checkpoint's bytes, the split and how the checkpoint loads (not the
+    batch size or workers)."""
+    plain = json.dumps(
+        dict(model=model_cfg, dataset=loader_cfg.get('dataset'),
+             checkpoint=checkpoint_sha, split=split,
+             backbone_only=backbone_only),
+        sort_keys=True, default=repr)
+    return hashlib.sha256(plain.encode()).hexdigest()
+
+
+def load_backbone_only(model: nn.Module, checkpoint: str) -> None:
+    """The ``backbone.`` tensors of ``checkpoint`` into ``model.backbone``;
+    every stock backbone tensor must be there (method tensors, absent from
+    a pre-training checkpoint, keep their init)."""
+    from adaptformer_mm.apis import read_backbone
+    state = {k[len('backbone.'):]: v
+             for k, v in read_backbone(checkpoint).items()}
+    if not state:
+        raise KeyError(f'{checkpoint} has no backbone.* tensors')
+    backbone = model.backbone
+    stock = set(getattr(backbone, '_stock_keys', ()))
+    deterministic = set(getattr(backbone, 'deterministic_keys',
+                                lambda: ())())
+    missing, _ = backbone.load_state_dict(state, strict=False)
+    missing = [k for k in missing
+               if (not stock or k in stock) and k not in deterministic]
+    if missing:
+        raise KeyError(f'{checkpoint} lacks {len(missing)} backbone '
+                       f'tensor(s) (first: {missing[:5]})')
+
+
+def cached_features(config: Union[str, Any],
+                    checkpoint: str,
+                    split: str = 'val',
+                    out: Optional[str] = None,
+                    force: bool = False,
+                    backbone_only: bool = False,
+                    batch_size: Optional[int] = None,
+                    num_workers: Optional[int] = None,
+                    device: str = 'cpu',
+                    progress: bool = True) -> Tuple[FeatureSet, str, bool]:
+    """The features of ``split`` under ``checkpoint``, extracted once.
+
+    Args:
+        config: config file, text or ``Config`` (overrides already merged).
+        checkpoint: a checkpoint of ``config`` (full, tunable-only or task
+            file: :func:`adaptformer_mm.apis.load_weights`), or with
+            ``backbone_only`` any checkpoint whose ``backbone.*`` tensors fit
+            (a pre-training run's, say).
+        out: the feature file; default
+            ``{work_dir}/features/{split}_{key[:12]}.pth`` (``work_dir``:
+            the config's, else ``work_dirs/{config name}``).
+        force: re-extract and overwrite ``out`` whatever it holds.
+
+    Returns:
+        ``(features, path, reused)``. An existing ``out`` of the same key
+        is read, not recomputed; one of another key is a
+        ``FileExistsError`` unless ``force``.
+    """
+    from adaptformer_mm.apis import build_model, load_config, load_weights
+    from mmengine.runner import Runner
+    cfg = load_config(config)
+    loader_cfg = split_dataloader_cfg(cfg, split, batch_size, num_workers)
+    if not osp.isfile(checkpoint):
+        raise FileNotFoundError(f'checkpoint not found: {checkpoint}')
+    sha = file_checksum(checkpoint)
+    key = feature_key(cfg.model.to_dict(), loader_cfg, sha, split,
+                      backbone_only)
+    if out is None:
+        name = osp.splitext(osp.basename(cfg.filename or 'config'))[0]
+        work_dir = cfg.get('work_dir') or osp.join('work_dirs', name)
+        out = osp.join(work_dir, 'features', f'{split}_{key[:12]}.pth')
+    if osp.exists(out) and not force:
+        try:
+            old = FeatureSet.load(out)
+        except Exception as e:  # noqa: BLE001 (any unreadable file)
+            raise FileExistsError(
+                f'{out} exists and is not a feature file ({e}); pass '
+                f'--force to overwrite it') from e
+        if old.meta.get('key') != key:
+            raise FileExistsError(
+                f'{out} holds features of another config, checkpoint or '
+                f'split (key {str(old.meta.get("key"))[:12]}, this run '
+                f'{key[:12]}); pass --force to overwrite it')
+        return old, out, True
+    model = build_model(cfg, device)
+    if backbone_only:
+        # Method modules keep the init they got at build (no init_weights:
+        # it would read the config's own Pretrained file).
+        load_backbone_only(model, checkpoint)
+    else:
+        load_weights(model, checkpoint)
+    dataloader = Runner.build_dataloader(loader_cfg)
+    features, labels = extract(model.to(device), dataloader, progress)
+    dataset = dataloader.dataset
+    classes = list((getattr(dataset, 'metainfo', None) or {}).get(
+        'classes') or [])
+    meta = dict(key=key, config=cfg.filename or '', checkpoint=checkpoint,
+                checkpoint_sha256=sha, split=split,
+                backbone_only=backbone_only,
+                backbone=type(model.backbone).__name__,
+                classes=[str(c) for c in classes],
+                num_samples=len(labels), feature_dims=features.shape[1])
+    result = FeatureSet(features, labels, meta)
+    result.save(out)
+    return result, out, False
+
+
+# ----------------------------------------------------------------- probe
+def probe_head(feature_dims: int, num_classes: int,
+               hidden_layers: int = 0,
+               hidden_dims: Optional[int] = None) -> nn.Sequential:
+    """MAE's linear-probe head, ``BatchNorm1d(affine=False, eps=1e-6)`` then
+    ``Linear`` (the project's ``BNLinearHead``), with ``hidden_layers``
+    ``Linear + ReLU`` layers of width ``hidden_dims`` (default ``d``)
+    before the last ``Linear`` for an MLP head."""
+    if hidden_layers < 0:
+        raise ValueError(f'hidden_layers must be >= 0, got {hidden_layers}')
+    width = hidden_dims or feature_dims
+    layers: List[nn.Module] = [
+        nn.BatchNorm1d(feature_dims, affine=False, eps=1e-6)]
+    dims = feature_dims
+    for _ in range(hidden_layers):
+        layers += [nn.Linear(dims, width), nn.ReLU(inplace=True)]
+        dims = width
+    layers.append(nn.Linear(dims, num_classes))
+    return nn.Sequential(*layers)
+
+
+def top1(head: nn.Module, data: FeatureSet) -> float:
+    head.eval()
+    with torch.no_grad():
+        pred = head(data.features).argmax(1)
+    return (pred == data.labels).float().mean().item()
+
+
+def train_probe(train: FeatureSet,
+                val: FeatureSet,
+                hidden_layers: int = 0,
+                hidden_dims: Optional[int] = None,
+                epochs: int = 100,
+                lr: float = 1e-3,
+                weight_decay: float = 1e-4,
+                batch_size: int = 256,
+                seed: int = 0) -> Tuple[nn.Module, float]:
+    """A head (:func:`probe_head`) trained on cached ``train`` features with
+    AdamW and cross-entropy; returns it and its top-1 on ``val``.
+
+    Seconds on a CPU for thousands of samples, but not the configs'
+    recipe: one un-augmented view per sample, and whatever the checkpoint's
+    backbone ends with (a trained ``fc_norm``, say) stays as it is.
+    """
+    if train.features.shape[1] != val.features.shape[1]:
+        raise ValueError(f'train and val features differ in width: '
+                         f'{train.features.shape[1]} vs '
+                         f'{val.features.shape[1]}')
+    generator = torch.Generator().manual_seed(seed)
+    torch.manual_seed(seed)
+    num_classes = max(len(train.classes),
+                      int(torch.cat((train.labels, val.labels)).max()) + 1)
+    head = probe_head(train.features.shape[1], num_classes, hidden_layers,
+                      hidden_dims)
+    optimizer = torch.optim.AdamW(head.parameters(), lr=lr,
+                                  weight_decay=weight_decay)
+    loader = DataLoader(CachedFeatureDataset(train), batch_size=batch_size,
+                        shuffle=True, generator=generator,
+                        drop_last=len(train.labels) > batch_size)
+    for _ in range(epochs):
+        head.train()
+        for x, y in loader:
+            loss = F.cross_entropy(head(x), y)
+            optimizer.zero_grad()
+            loss.backward()
+            optimizer.step()
+    return head, top1(head, val)
+
+
+def same_samples(sets: Sequence[FeatureSet], names: Sequence[str]) -> Tensor:
+    """The labels every set shares (the same split in the same order), else
+    a ``ValueError`` naming the first set that differs."""
+    labels = sets[0].labels
+    for data, name in zip(sets[1:], names[1:]):
+        if not torch.equal(data.labels, labels):
+            raise ValueError(
+                f'{name} is not the same samples as {names[0]} '
+                f'({len(data.labels)} vs {len(labels)} labels, or another '
+                f'order): extract the same split of the same dataset')
+    return labels

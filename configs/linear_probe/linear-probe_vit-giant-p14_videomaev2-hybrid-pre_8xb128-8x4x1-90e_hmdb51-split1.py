@@ -1,0 +1,13 @@
+# Linear probing, ViT-g/14, HMDB51 split 1: frozen backbone; the
+# final norm (fc_norm) and the BN+Linear head train.
+# Paper: no number at this width (AdaptFormer's Table 1 is ViT-B/16).
+_base_ = [
+    '../_base_/models/videomaev2_vit-giant-p14_hybrid-pre_8x4x1.py',
+    '../_base_/datasets/hmdb51-split1_video.py',
+    '../_base_/schedules/sgd-bf16_linear-warmup_cosine_90e.py',
+    '../_base_/peft_runtime.py',
+]
+
+model = dict(
+    backbone=dict(type='TunableVideoViT', tuning='peft'),
+    cls_head=dict(num_classes=51))

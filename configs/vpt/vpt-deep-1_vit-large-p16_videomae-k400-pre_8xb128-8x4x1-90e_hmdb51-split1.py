@@ -1,0 +1,14 @@
+# VPT-deep, 1 token per block, ViT-L/16, HMDB51 split 1:
+# 24 x 1 x 1024 = 24,576 prompt parameters, + fc_norm + head.
+# Paper: no number at this width (AdaptFormer's Table 1 is ViT-B/16).
+_base_ = [
+    '../_base_/models/videomae_vit-large-p16_k400-pre_8x4x1.py',
+    '../_base_/datasets/hmdb51-split1_video.py',
+    '../_base_/schedules/sgd-bf16_linear-warmup_cosine_90e.py',
+    '../_base_/peft_runtime.py',
+]
+
+model = dict(
+    backbone=dict(
+        type='VPTVideoViT', prompt_cfg=dict(num_tokens=1, deep=True)),
+    cls_head=dict(num_classes=51))
