@@ -111,6 +111,25 @@ def test_report_files(demo):
     assert report['pretrain']['0']['cached'] is False
 
 
+def test_tsne_of_each_method_at_its_tuned_lr(demo):
+    from adaptformer_mm.utils.features import FeatureSet
+    work_dir, report = demo['work_dir'], demo['report']
+    png = open(osp.join(work_dir, 'tsne.png'), 'rb').read()
+    assert png[:8] == b'\x89PNG\r\n\x1a\n' and len(png) > 10_000
+    tsne = report['tsne']
+    assert set(tsne['features']) == set(METHODS)
+    tuned = report['choices']['dynamics']['tuned']
+    for method, path in tsne['features'].items():
+        # the feature file of the method's run at its tuned lr, seed 0
+        run = osp.dirname(path)
+        assert osp.basename(run) == f'{method}_lr{tuned[method]:g}_seed0'
+        features = FeatureSet.load(osp.join(work_dir, path))
+        assert features.meta['split'] == 'test'
+        # --quick's test split: 8 clips, 2 of each class, in list order
+        assert features.labels.tolist() == [0, 1, 2, 3] * 2
+        assert features.features.shape == (8, 64)
+
+
 def test_transfer_stages_load_the_pretrained_backbone(demo):
     report = demo['report']
     pretrained = report['pretrain']['0']['checkpoint']
