@@ -55,3 +55,14 @@ def tiny_demo_overrides(data_root, epochs=1):
                  f'{loader}.persistent_workers=False',
                  f'{loader}.batch_size=4']
     return ['--cfg-options'] + opts
+
+
+@pytest.fixture
+def one_torch_thread():
+    """One torch thread for the test: tiny tensors on two threads spin
+    against the rest of a 2-core machine (10x slower); restored after."""
+    import torch
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

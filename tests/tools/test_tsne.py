@@ -9,14 +9,8 @@ from adaptformer_mm.utils.features import FeatureSet
 from ..conftest import REPO
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny tensors: one torch thread (two spin against the other tests on
-    a shared 2-core machine, 10x slower)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+# Tiny tensors: one torch thread (conftest.py).
+pytestmark = pytest.mark.usefixtures('one_torch_thread')
 
 
 def tool():

@@ -12,14 +12,8 @@ from adaptformer_mm.utils.features import (CachedFeatureDataset, FeatureSet,
                                            split_dataloader_cfg, train_probe)
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny tensors: one torch thread (two spin against the other tests on
-    a shared 2-core machine, 10x slower)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+# Tiny tensors: one torch thread (conftest.py).
+pytestmark = pytest.mark.usefixtures('one_torch_thread')
 
 
 def blobs(n_per_class=40, classes=3, dims=16, seed=0, spread=0.3):

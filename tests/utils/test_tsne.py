@@ -10,14 +10,8 @@ from adaptformer_mm.utils.tsne import (conditional_affinities, plot_tsne,
                                        subsample, tsne)
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny tensors: one torch thread (two spin against the other tests on
-    a shared 2-core machine, 10x slower)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+# Tiny tensors: one torch thread (conftest.py).
+pytestmark = pytest.mark.usefixtures('one_torch_thread')
 
 
 def clusters(n=30, dims=20, seed=0):
