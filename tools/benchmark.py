@@ -1,21 +1,23 @@
-"""Training-step and inference throughput of a config's video recognizer.
+"""Training-step and inference throughput of a config's model.
 
     python tools/benchmark.py CONFIG [--batch N] [--amp bf16|fp16|none]
         [--steps K] [--warmup W] [--baseline] [--json out.json]
         [--device cuda|cpu] [--frames T] [--size S] [--threads N]
         [--compile [BACKEND]] [--cfg-options k=v ...]
 
-Builds the config's ``Recognizer3D`` (no pretrained weights are loaded) and
-feeds it random clips of the config's shape (the training pipeline's
-``clip_len`` and crop size, else the backbone's ``num_frames`` / ``img_size``;
-``--frames`` / ``--size`` override). Measures one training step (forward,
-backward, optimizer step on the trainable parameters) and inference: clips/s,
-peak memory and the TFLOP/s that torch's FlopCounterMode gives.
-``--baseline`` adds mmaction2's stock ``VisionTransformer`` of the same shape
-(eager attention, every parameter trains) and the ratios. ``--compile``
-wraps our model's training step and inference in ``torch.compile`` (default
-backend inductor; the stock baseline stays eager). Prints a table;
-``--json`` also writes the figures. See docs/benchmarks.md.
+Builds the config's ``Recognizer3D`` or ``ImageClassifier`` (no pretrained
+weights are loaded) and feeds it random clips (images) of the config's shape
+(the training pipeline's ``clip_len`` and crop size, else the backbone's
+``num_frames`` / ``img_size``; ``--frames`` / ``--size`` override). Measures
+one training step (forward, backward, optimizer step on the trainable
+parameters) and inference: clips/s (images/s), peak memory and the TFLOP/s
+that torch's FlopCounterMode gives. ``--baseline`` adds the stock mmaction2 /
+mmpretrain backbone the config's extends (``VisionTransformer``,
+``SwinTransformer3D``, ``SwinTransformer``) at the same shape (stock
+attention, every parameter trains) and the ratios. ``--compile`` wraps our
+model's training step and inference in ``torch.compile`` (default backend
+inductor; the stock baseline stays eager). Prints a table; ``--json`` also
+writes the figures. See docs/benchmarks.md.
 """
 import os.path as osp
 import sys
@@ -39,12 +41,14 @@ def add_options(parser):
     parser.add_argument('--warmup', type=int, default=3,
                         help='untimed steps before them (default 3)')
     parser.add_argument('--baseline', action='store_true',
-                        help='also run stock mmaction2 VisionTransformer')
+                        help='also run the stock mmaction2 / mmpretrain '
+                        'backbone that the config\'s extends, same shape')
     add_json_option(parser)
     parser.add_argument('--device', choices=['cuda', 'cpu'],
                         help='default: cuda when present, else cpu')
     parser.add_argument('--frames', type=int,
-                        help='input frames (default: from the config)')
+                        help='input frames (default: from the config; video '
+                        'only)')
     parser.add_argument('--size', type=int,
                         help='input height = width (default: from the config)')
     parser.add_argument('--threads', type=int,

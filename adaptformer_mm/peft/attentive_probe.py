@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .config import MethodConfig, check_dropout, is_int
+from .config import MethodConfig, check_count, check_dropout, is_int
 
 
 @dataclasses.dataclass(frozen=True)
@@ -38,11 +38,8 @@ class AttentiveProbeConfig(MethodConfig):
     dropout: float = 0.0
 
     def check(self) -> None:
-        if self.num_heads is not None and (not is_int(self.num_heads)
-                                           or self.num_heads < 1):
-            raise ValueError(f'{self.key}.num_heads must be None (the '
-                             f'backbone\'s) or an int >= 1, got '
-                             f'{self.num_heads!r}')
+        check_count(f'{self.key}.num_heads', self.num_heads,
+                    none='the backbone\'s')
         check_dropout(f'{self.key}.dropout', self.dropout)
 
 

@@ -124,6 +124,17 @@ def check_choice(key: str, value: Any, valid: Sequence[Any]) -> None:
         raise ValueError(f'{key} must be one of {valid}, got {value!r}')
 
 
+def check_count(key: str, value: Any, none: Optional[str] = None,
+                note: str = '') -> None:
+    """``value`` must be an int >= 1; with ``none`` (what None means, e.g.
+    "the backbone's"), None too. ``note`` follows the rule in the message."""
+    if value is None and none is not None:
+        return
+    if not is_int(value) or value < 1:
+        rule = f'None ({none}) or an int >= 1' if none else 'an int >= 1'
+        raise ValueError(f'{key} must be {rule}{note}, got {value!r}')
+
+
 def check_dropout(key: str, value: Any) -> None:
     if not is_number(value) or not 0.0 <= value < 1.0:
         raise ValueError(

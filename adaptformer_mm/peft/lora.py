@@ -30,7 +30,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .config import (MethodConfig, check_dropout, is_int, is_number,
+from .config import (MethodConfig, check_count, check_dropout, is_number,
                      layers_field, resolve_layers)
 
 
@@ -69,9 +69,7 @@ class LoRAConfig(MethodConfig):
 
     def check(self) -> None:
         key = self.key
-        if not is_int(self.rank) or self.rank < 1:
-            raise ValueError(
-                f'{key}.rank must be an int >= 1, got {self.rank!r}')
+        check_count(f'{key}.rank', self.rank)
         if not is_number(self.alpha) or self.alpha <= 0:
             raise ValueError(
                 f'{key}.alpha must be a number > 0, got {self.alpha!r}')

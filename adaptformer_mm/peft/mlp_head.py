@@ -12,7 +12,7 @@ from typing import Optional
 
 from torch import Tensor, nn
 
-from .config import MethodConfig, check_dropout, is_int
+from .config import MethodConfig, check_count, check_dropout
 
 
 @dataclasses.dataclass(frozen=True)
@@ -40,15 +40,10 @@ class MLPHeadConfig(MethodConfig):
 
     def check(self) -> None:
         key = self.key
-        if not is_int(self.num_layers) or self.num_layers < 1:
-            raise ValueError(f'{key}.num_layers must be an int >= 1 (1 is a '
-                             f'linear head; VPT reports MLP-3), got '
-                             f'{self.num_layers!r}')
-        if self.hidden_dims is not None and (not is_int(self.hidden_dims)
-                                             or self.hidden_dims < 1):
-            raise ValueError(f'{key}.hidden_dims must be None (the feature '
-                             f'width) or an int >= 1, got '
-                             f'{self.hidden_dims!r}')
+        check_count(f'{key}.num_layers', self.num_layers,
+                    note=' (1 is a linear head; VPT reports MLP-3)')
+        check_count(f'{key}.hidden_dims', self.hidden_dims,
+                    none='the feature width')
         check_dropout(f'{key}.dropout', self.dropout)
 
 

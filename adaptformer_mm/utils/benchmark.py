@@ -1,14 +1,17 @@
-"""Throughput of a config's video recognizer (``tools/benchmark.py``).
+"""Throughput of a config's model (``tools/benchmark.py``): a video
+recognizer (``Recognizer3D``) or an image classifier (``ImageClassifier``).
 
 :func:`run_benchmark`: one training step (forward, backward, optimizer step
 on the trainable parameters only) and one inference forward of the config's
-``Recognizer3D`` on random clips of the config's shape: clips/s, peak
-memory, FLOPs counted by ``torch.utils.flop_counter.FlopCounterMode`` and the
-TFLOP/s that gives. Optionally the same for mmaction2's stock
-``VisionTransformer`` of the same size (eager attention, every parameter
-trains: the only way mmaction2 trains it) for a ratio.
+model on random inputs of the config's shape: clips/s (for an image model a
+"clip" is one image), peak memory, FLOPs counted by
+``torch.utils.flop_counter.FlopCounterMode`` and the TFLOP/s that gives.
+Optionally the same for the stock mmaction2 / mmpretrain backbone the
+config's extends (``stock_backbone``: ``VisionTransformer``,
+``SwinTransformer3D``, ``SwinTransformer``) at the same size, with its stock
+attention and every parameter training, for a ratio.
 
-This module runs one recognizer; the clip shape comes from
+This module runs one model; the input shape comes from
 :mod:`adaptformer_mm.utils.input_shape`, the measuring tools (device, peak
 memory, FLOPs, timing) from :mod:`adaptformer_mm.utils.measure`, and the data
 path has its own module, :mod:`adaptformer_mm.utils.data_benchmark`.
@@ -29,7 +32,7 @@ from torch import nn
 
 from adaptformer_mm.apis import build_model
 from adaptformer_mm.peft import summarize_parameters
-from .input_shape import InputShape, config_input_shape
+from .input_shape import InputShape, config_input_shape, model_kind
 from .measure import (PeakMemory, count_flops, device_name,
                       release_freed_memory, resolve_device, timed)
 
@@ -37,47 +40,96 @@ AMP_DTYPES = {'none': None, 'bf16': torch.bfloat16, 'fp16': torch.float16}
 
 
 # ---------------------------------------------------------------- models
+#: Per kind of model (:func:`~.input_shape.model_kind`): its registry scope
+#: and the key of its head.
+_KINDS = {
+    'video': dict(scope='mmaction', head='cls_head'),
+    'image': dict(scope='mmpretrain', head='head'),
+}
+
+
+def backbone_class(model_cfg: dict) -> type:
+    """The class a recognizer's ``backbone.type`` names, from the registry
+    of its kind (mmaction2 or mmpretrain; a scope prefix is honoured)."""
+    if model_kind(model_cfg) == 'video':
+        from mmaction.registry import MODELS
+    else:
+        from mmpretrain.registry import MODELS
+    name = model_cfg['backbone']['type']
+    cls = MODELS.get(name) if isinstance(name, str) else name
+    if cls is None:
+        raise KeyError(f'backbone.type={name!r} is not a registered '
+                       f'{MODELS.scope} model')
+    return cls
+
+
+def stock_class(cls: type) -> type:
+    """The stock mmaction2 / mmpretrain class ``cls`` extends
+    (``stock_backbone`` of the tunable backbones); a stock class itself."""
+    return getattr(cls, 'stock_backbone', cls)
+
+
+def _stock_params(cls: type) -> set:
+    return set(inspect.signature(stock_class(cls).__init__).parameters)
+
+
 def benchmark_model_cfg(cfg: Config, shape: InputShape) -> dict:
     """``cfg.model`` ready to build for a benchmark: no pretrained weights
     (``init_cfg`` / ``pretrained`` dropped), the backbone built for exactly
-    ``shape`` (``num_frames``, ``img_size``), so that no position table is
+    ``shape`` where its stock class takes the input size (``num_frames``,
+    ``img_size``: the ViTs, mmpretrain's Swin), so that no position table is
     resized per call and the stock model, whose table is fixed, accepts it.
+    Video Swin takes any clip: nothing is set.
     """
     model = copy.deepcopy(cfg.model.to_dict() if hasattr(cfg.model, 'to_dict')
                           else dict(cfg.model))
-    if model.get('type', '').split('.')[-1] != 'Recognizer3D':
-        raise ValueError(
-            f'model.type={model.get("type")!r} in {cfg.filename}: the '
-            'benchmark measures video recognizers (model.type=Recognizer3D)')
+    kind = model_kind(model)
     backbone = model.get('backbone')
-    if not backbone or 'cls_head' not in model:
+    head = _KINDS[kind]['head']
+    if not backbone or head not in model:
         raise KeyError(f'{cfg.filename}: model needs `backbone` and '
-                       '`cls_head` for a benchmark')
-    if shape.height != shape.width:
-        raise ValueError(f'input {shape.height}x{shape.width}: the video ViT '
-                         'backbones take square clips (img_size is one int)')
+                       f'`{head}` for a benchmark')
+    takes = _stock_params(backbone_class(model))
     backbone.pop('init_cfg', None)
     backbone.pop('pretrained', None)
-    backbone['num_frames'] = shape.frames
-    backbone['img_size'] = shape.height
+    if 'num_frames' in takes and shape.frames is not None:
+        backbone['num_frames'] = shape.frames
+    if 'img_size' in takes:
+        if shape.height == shape.width:
+            backbone['img_size'] = shape.height
+        elif kind == 'video':
+            raise ValueError(
+                f'input {shape.height}x{shape.width}: the video ViT '
+                'backbones take square clips (img_size is one int)')
+        else:
+            backbone['img_size'] = (shape.height, shape.width)
     model.pop('init_cfg', None)
     return model
 
 
 def stock_model_cfg(model_cfg: dict) -> dict:
-    """The same recognizer on mmaction2's stock ``VisionTransformer``: same
-    widths, depth, heads, patch and tubelet, eager attention, same head; our
-    own arguments (tuning, adapters, prompts, ...) dropped."""
-    from mmaction.models.backbones.vit_mae import VisionTransformer
-    stock_args = set(inspect.signature(VisionTransformer.__init__).parameters)
+    """The same model on the stock mmaction2 / mmpretrain class its backbone
+    extends (``stock_backbone``: ``VisionTransformer``,
+    ``SwinTransformer3D``, ``SwinTransformer``): the arguments that class
+    takes (widths, depth, heads, patch, windows, ...), our own (tuning,
+    adapters, prompts, ...) dropped; stock attention, every parameter
+    trains; the same neck and head."""
+    kind = model_kind(model_cfg)
+    stock = stock_class(backbone_class(model_cfg))
+    takes = _stock_params(stock)
     model = copy.deepcopy(model_cfg)
     backbone = {
         k: v for k, v in model['backbone'].items()
-        if k in stock_args and k not in ('init_cfg', 'pretrained')
+        if k in takes and k not in ('init_cfg', 'pretrained')
     }
-    backbone['type'] = 'mmaction.VisionTransformer'
+    backbone['type'] = f'{_KINDS[kind]["scope"]}.{stock.__name__}'
     model['backbone'] = backbone
     return model
+
+
+def num_classes(model_cfg: dict) -> int:
+    return int(model_cfg[_KINDS[model_kind(model_cfg)]['head']]
+               ['num_classes'])
 
 
 def build_optimizer(cfg: Config, model: nn.Module) -> torch.optim.Optimizer:
@@ -112,15 +164,21 @@ def _autocast(device: torch.device, amp: str):
 
 def random_batch(shape: InputShape, batch: int, num_classes: int,
                  device: torch.device, seed: int = 0):
-    """``(inputs, data_samples)`` as ``Recognizer3D`` takes them after its
-    preprocessor: ``(B, 1 view, C, T, H, W)`` floats and labelled samples."""
-    from mmaction.structures import ActionDataSample
+    """``(inputs, data_samples)`` as the model takes them after its
+    preprocessor: ``(B, 1 view, C, T, H, W)`` floats for ``Recognizer3D``
+    (``(B, C, H, W)`` for ``ImageClassifier``, ``shape.frames`` None) and
+    labelled samples."""
+    if shape.is_image:
+        from mmpretrain.structures import DataSample
+        views = ()
+    else:
+        from mmaction.structures import ActionDataSample as DataSample
+        views = (1, )
     gen = torch.Generator().manual_seed(seed)
-    inputs = torch.randn((batch, 1, *shape), generator=gen).to(device)
+    inputs = torch.randn((batch, *views, *shape.dims),
+                         generator=gen).to(device)
     labels = torch.randint(num_classes, (batch, ), generator=gen)
-    samples = [
-        ActionDataSample().set_gt_label(int(label)) for label in labels
-    ]
+    samples = [DataSample().set_gt_label(int(label)) for label in labels]
     for sample in samples:
         sample.gt_label = sample.gt_label.to(device)
     return inputs, samples
@@ -145,7 +203,7 @@ def measure_recognizer(name: str, model_cfg: dict, cfg: Config,
     compilation happens in the warmup steps, which must then be >= 1. FLOPs
     are counted on the uncompiled functions (same arithmetic).
     """
-    num_classes = int(model_cfg['cls_head']['num_classes'])
+    classes = num_classes(model_cfg)
     result = dict(name=name, backbone=model_cfg['backbone']['type'],
                   compile=compile_backend)
     compiled = (functools.partial(torch.compile, backend=compile_backend)
@@ -161,7 +219,7 @@ def measure_recognizer(name: str, model_cfg: dict, cfg: Config,
             result['trainable_params'] = params.trainable
             result['total_params'] = params.total
             optimizer = build_optimizer(cfg, model)
-            inputs, samples = random_batch(shape, batch, num_classes, device)
+            inputs, samples = random_batch(shape, batch, classes, device)
             model.train()
 
             def train_step():
@@ -300,7 +358,7 @@ def _run_benchmark(cfg: Config, batch: int, steps: int, warmup: int,
                    compile_backend: Optional[str]) -> dict:
     shape = config_input_shape(cfg, frames, size)
     model_cfg = benchmark_model_cfg(cfg, shape)
-    scope = cfg.get('default_scope', 'mmaction')
+    scope = cfg.get('default_scope', _KINDS[model_kind(model_cfg)]['scope'])
     torch.manual_seed(0)
     result = dict(
         config=cfg.filename,
@@ -311,7 +369,7 @@ def _run_benchmark(cfg: Config, batch: int, steps: int, warmup: int,
         batch=batch,
         steps=steps,
         warmup=warmup,
-        input_shape=list(shape),
+        input_shape=list(shape.dims),
         optimizer=str((cfg.get('optim_wrapper') or {}).get(
             'optimizer', {}).get('type', 'AdamW')),
     )
@@ -367,7 +425,8 @@ def format_benchmark(result: dict) -> str:
         f'{result["torch"]}, amp {result["amp"]}, compile '
         f'{ours.get("compile") or "off"}, batch {result["batch"]}, '
         f'{result["steps"]} timed steps after {result["warmup"]} warmup',
-        'input clip (C x T x H x W): ' +
+        ('input image (C x H x W): ' if len(result['input_shape']) == 3
+         else 'input clip (C x T x H x W): ') +
         'x'.join(str(v) for v in result['input_shape']) +
         f'; optimizer {result["optimizer"]}; peak memory: '
         f'{ours.get("mem_kind", "n/a")}',

@@ -1,4 +1,5 @@
-"""The clip shape a config trains on, read from its pipeline and backbone."""
+"""The clip (or image) shape a config trains on, read from its pipeline and
+backbone."""
 from typing import List, NamedTuple, Optional, Sequence, Tuple
 
 from mmengine.config import Config
@@ -12,18 +13,45 @@ _SIZE_KEYS = {
     'ThreeCrop': 'crop_size',
     'TenCrop': 'crop_size',
     'MultiScaleCrop': 'input_size',
+    # mmpretrain (mmaction2's RandomResizedCrop has no size: skipped).
+    'RandomResizedCrop': 'scale',
 }
+
+#: The model types measured, by kind: video recognizers take clips
+#: ``(C, T, H, W)``, image classifiers images ``(C, H, W)``.
+MODEL_KINDS = {'Recognizer3D': 'video', 'ImageClassifier': 'image'}
 
 
 class InputShape(NamedTuple):
-    """One clip: ``(C, T, H, W)``."""
+    """One clip ``(C, T, H, W)``, or one image (``frames`` None)."""
     channels: int
-    frames: int
+    frames: Optional[int]
     height: int
     width: int
 
+    @property
+    def dims(self) -> Tuple[int, ...]:
+        """``(C, T, H, W)`` for a clip, ``(C, H, W)`` for an image."""
+        return tuple(v for v in self if v is not None)
+
+    @property
+    def is_image(self) -> bool:
+        return self.frames is None
+
     def __str__(self) -> str:
-        return 'x'.join(str(v) for v in self)
+        return 'x'.join(str(v) for v in self.dims)
+
+
+def model_kind(model_cfg) -> str:
+    """``'video'`` or ``'image'`` (:data:`MODEL_KINDS`) for a ``model``
+    config; another model type is a ``ValueError``."""
+    kind = MODEL_KINDS.get(str(model_cfg.get('type', '')).split('.')[-1])
+    if kind is None:
+        raise ValueError(
+            f'model.type={model_cfg.get("type")!r}: the benchmark measures '
+            'video recognizers (model.type=Recognizer3D) and image '
+            'classifiers (ImageClassifier)')
+    return kind
 
 
 def _pair(value) -> Tuple[int, int]:
@@ -72,7 +100,8 @@ def train_pipeline(cfg: Config) -> List[dict]:
 def config_input_shape(cfg: Config,
                        frames: Optional[int] = None,
                        size: Optional[int] = None) -> InputShape:
-    """The clip shape the config trains on.
+    """The clip shape the config trains on (an image shape, ``frames``
+    None, for an image classifier).
 
     Frames and size come from the training pipeline (``clip_len``, the last
     fixed crop / resize); what it leaves open comes from the backbone
@@ -80,17 +109,23 @@ def config_input_shape(cfg: Config,
     """
     backbone = cfg.model.get('backbone') or {}
     pipe_frames, pipe_size = pipeline_clip_shape(train_pipeline(cfg))
-    t = frames or pipe_frames or backbone.get('num_frames', 16)
+    if model_kind(cfg.model) == 'image':
+        if frames:
+            raise ValueError(f'--frames {frames}: {cfg.model.type} '
+                             'classifies images (no frames)')
+        t = None
+    else:
+        t = int(frames or pipe_frames or backbone.get('num_frames', 16))
     if size:
         h = w = size
     elif pipe_size:
         h, w = pipe_size
     else:
         h, w = _pair(backbone.get('img_size', 224))
-    shape = InputShape(int(backbone.get('in_channels', 3)), int(t), int(h),
+    shape = InputShape(int(backbone.get('in_channels', 3)), t, int(h),
                        int(w))
     for name, value in zip(shape._fields, shape):
-        if value <= 0:
+        if value is not None and value <= 0:
             raise ValueError(f'input {name}={value} (from the config or the '
                              'command line) must be positive')
     return shape

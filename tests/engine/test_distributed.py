@@ -2,7 +2,6 @@
 import json
 import os
 import os.path as osp
-import socket
 import subprocess
 import sys
 
@@ -14,7 +13,8 @@ import adaptformer_mm  # noqa: F401
 from adaptformer_mm.compat import safe_torch_load
 from adaptformer_mm.engine import DeviceAwareDistributedDataParallel
 
-from ..conftest import DEMO_CONFIG, REPO, run_python
+from ..conftest import REPO, run_python
+from .equivalence import deterministic_demo_config, free_port
 
 HERE = osp.dirname(osp.abspath(__file__))
 GLOBAL_BATCH = 8
@@ -22,37 +22,15 @@ ITERS = 4  # 32 training clips / 8
 
 
 def _write_config(tmp_path, data_root):
-    """Demo config made deterministic: no random augmentation, no workers."""
     cfg = tmp_path / 'equiv.py'
-    cfg.write_text(f'''
-_base_ = [{DEMO_CONFIG!r}]
+    cfg.write_text(deterministic_demo_config(
+        data_root, GLOBAL_BATCH * ITERS, """
 custom_imports = dict(imports=['adaptformer_mm', 'loss_recorder'])
 custom_hooks = [dict(type='LossRecorderHook')]
 model = dict(backbone=dict(embed_dims=32, depth=2, num_heads=2),
              cls_head=dict(in_channels=32))
-synthetic = dict(task='direction', num_train=32, num_val=8, num_frames=16,
-                 size=64, seed=0)
-train_dataloader = dict(
-    num_workers=0, persistent_workers=False,
-    dataset=dict(data_root={data_root!r}, pipeline={{{{_base_.val_pipeline}}}},
-                 **synthetic))
-train_cfg = dict(max_epochs=1)
-val_cfg = None
-val_dataloader = None
-val_evaluator = None
-test_dataloader = None
-test_evaluator = None
-test_cfg = None
-default_hooks = dict(checkpoint=dict(save_best=None))
-randomness = dict(seed=0, deterministic=True)
-'''.replace('{{{{', '{{').replace('}}}}', '}}'))
+"""))
     return str(cfg)
-
-
-def _free_port():
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        return s.getsockname()[1]
 
 
 def test_two_processes_match_one_process(tmp_path):
@@ -66,7 +44,7 @@ def test_two_processes_match_one_process(tmp_path):
         ['bash', 'tools/dist_train.sh', cfg, '2', '--work-dir', two,
          '--cfg-options', f'train_dataloader.batch_size={GLOBAL_BATCH // 2}'],
         cwd=REPO, env=dict(os.environ, PYTHON=sys.executable,
-                           PORT=str(_free_port()), **env),
+                           PORT=str(free_port()), **env),
         capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-5000:]
     assert 'Distributed training is not used' not in proc.stdout + proc.stderr
@@ -92,7 +70,7 @@ def test_two_processes_match_one_process(tmp_path):
 def test_cpu_ddp_wrapper_drops_device_ids(tmp_path, monkeypatch):
     import torch.distributed as dist
     monkeypatch.setenv('MASTER_ADDR', '127.0.0.1')
-    monkeypatch.setenv('MASTER_PORT', str(_free_port()))
+    monkeypatch.setenv('MASTER_PORT', str(free_port()))
     dist.init_process_group('gloo', rank=0, world_size=1)
     try:
         model = torch.nn.Linear(2, 2)

@@ -4,7 +4,6 @@ process does (tools/dist_train.sh, configs with ``strategy``)."""
 import json
 import os
 import os.path as osp
-import socket
 import subprocess
 import sys
 
@@ -21,7 +20,8 @@ from adaptformer_mm.engine.strategy import (build_flexible_runner,
 from adaptformer_mm.models import AdaptFormerVideoViT
 from adaptformer_mm.peft.task_file import read_task_file
 
-from ..conftest import DEMO_CONFIG, REPO, load_tool
+from ..conftest import REPO, load_tool
+from .equivalence import deterministic_demo_config, free_port
 
 GLOBAL_BATCH = 4
 ITERS = 3  # 12 training clips / 4
@@ -61,19 +61,13 @@ class FSDPProbeHook(Hook):
 '''
 
 
-def _free_port():
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        return s.getsockname()[1]
-
-
 def _write_configs(tmp_path, data_root, pretrained):
     """One plain config (AdaptFormer, tunable-only checkpoints, no random
     augmentation, no workers) and the same with ``strategy``."""
     (tmp_path / 'fsdp_probe.py').write_text(PROBE)
     plain = tmp_path / 'plain.py'
-    plain.write_text(f'''
-_base_ = [{DEMO_CONFIG!r}]
+    plain.write_text(deterministic_demo_config(
+        data_root, GLOBAL_BATCH * ITERS, f"""
 custom_imports = dict(imports=['adaptformer_mm', 'fsdp_probe'])
 custom_hooks = [dict(type='TunableSummaryHook'),
                 dict(type='TunableCheckpointHook'),
@@ -84,23 +78,9 @@ model = dict(
                   init_cfg=dict(type='Pretrained', checkpoint={pretrained!r},
                                 prefix='backbone.')),
     cls_head=dict(in_channels=64))
-synthetic = dict(task='direction', num_train={GLOBAL_BATCH * ITERS},
-                 num_val=4, num_frames=16, size=64, seed=0)
-train_dataloader = dict(
-    num_workers=0, persistent_workers=False,
-    dataset=dict(data_root={data_root!r}, pipeline={{{{_base_.val_pipeline}}}},
-                 **synthetic))
-train_cfg = dict(max_epochs=1)
-val_cfg = None
-val_dataloader = None
-val_evaluator = None
-test_dataloader = None
-test_evaluator = None
-test_cfg = None
 default_hooks = dict(checkpoint=dict(save_best=None),
                      logger=dict(interval=1))
-randomness = dict(seed=0, deterministic=True)
-'''.replace('{{{{', '{{').replace('}}}}', '}}'))
+"""))
     fsdp = tmp_path / 'fsdp.py'
     # use_orig_params=True and state_dict_cfg='full' are prepare_strategy's
     # defaults.
@@ -145,7 +125,7 @@ def runs(tmp_path_factory):
         ['bash', 'tools/dist_train.sh', fsdp, '2', '--work-dir', two,
          '--cfg-options', f'train_dataloader.batch_size={GLOBAL_BATCH // 2}'],
         cwd=REPO, env=dict(os.environ, PYTHON=sys.executable,
-                           PORT=str(_free_port()), OMP_NUM_THREADS='1',
+                           PORT=str(free_port()), OMP_NUM_THREADS='1',
                            **env),
         capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-6000:]
@@ -206,7 +186,7 @@ def test_fsdp_checkpoints_stay_tunable_only(runs):
 @pytest.fixture
 def one_process_group(monkeypatch):
     monkeypatch.setenv('MASTER_ADDR', '127.0.0.1')
-    monkeypatch.setenv('MASTER_PORT', str(_free_port()))
+    monkeypatch.setenv('MASTER_PORT', str(free_port()))
     dist.init_process_group('gloo', rank=0, world_size=1)
     yield
     dist.destroy_process_group()

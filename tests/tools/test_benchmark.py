@@ -10,8 +10,9 @@ from mmengine.config import Config
 from adaptformer_mm.apis import load_config
 from adaptformer_mm.models.backbones import TunableVideoViT
 from adaptformer_mm.utils.benchmark import (benchmark_model_cfg,
-                                            format_benchmark, run_benchmark)
-from adaptformer_mm.utils.input_shape import (config_input_shape,
+                                            format_benchmark, run_benchmark,
+                                            stock_model_cfg)
+from adaptformer_mm.utils.input_shape import (InputShape, config_input_shape,
                                               pipeline_clip_shape)
 from adaptformer_mm.utils.measure import count_flops
 from adaptformer_mm.utils.data_benchmark import (run_data_benchmark,
@@ -153,8 +154,8 @@ def test_bad_settings_name_the_key():
         run_benchmark(cfg, amp='int8')
     with pytest.raises(ValueError, match='--batch'):
         run_benchmark(cfg, batch=0)
-    cfg.model.type = 'ImageClassifier'
-    with pytest.raises(ValueError, match="model.type='ImageClassifier'"):
+    cfg.model.type = 'Recognizer2D'
+    with pytest.raises(ValueError, match="model.type='Recognizer2D'"):
         run_benchmark(cfg, batch=1)
     with pytest.raises(KeyError, match='nope_dataloader'):
         run_data_benchmark(load_config(DEMO_CONFIG), split='nope')
@@ -257,3 +258,78 @@ def test_step_name_is_one_helper_under_both_import_paths():
     assert repeated_aug.step_name is step_name
     assert step_name(dict(type='mmaction.Resize')) == 'Resize'
     assert step_name(torch.nn.Identity()) == 'Identity'
+
+
+# Tiny hierarchical Swins (2 stages of 2 blocks, widths 16 and 32) and the
+# stock class each new backbone is measured against with --baseline.
+SWIN_ARCH = dict(embed_dims=16, depths=[2, 2], num_heads=[2, 4])
+TINY_IMAGE = dict(
+    model=dict(type='ImageClassifier',
+               head=dict(type='LinearClsHead', num_classes=3,
+                         in_channels=32)),
+    default_scope='mmpretrain',
+    train_dataloader=dict(dataset=dict(pipeline=[
+        dict(type='RandomResizedCrop', scale=32), dict(type='PackInputs')
+    ])))
+BASELINE_CASES = {
+    'image-swin': (TINY_IMAGE, dict(
+        type='AdaptFormerSwin', arch=SWIN_ARCH, img_size=64, patch_size=4,
+        window_size=4, out_indices=(1, ), adapter_cfg=dict(bottleneck=4)),
+        'mmpretrain.SwinTransformer', [3, 32, 32], dict(img_size=32)),
+    'video-swin': (None, dict(
+        type='VPTVideoSwin', arch=SWIN_ARCH, patch_size=(2, 4, 4),
+        window_size=(2, 4, 4), pretrained2d=False, out_indices=(1, ),
+        prompt_cfg=dict(num_tokens=2)),
+        'mmaction.SwinTransformer3D', [3, 4, 32, 32], {}),
+    'image-bitfit': (TINY_IMAGE, dict(
+        type='BitFitViT', arch=dict(embed_dims=32, num_layers=2,
+                                    num_heads=2, feedforward_channels=64),
+        img_size=64, patch_size=16),
+        'mmpretrain.VisionTransformer', [3, 32, 32], dict(img_size=32)),
+    'video-lora': (None, dict(
+        type='LoRAVideoViT', depth=2, embed_dims=32, num_heads=2,
+        lora_cfg=dict(rank=2)),
+        'mmaction.VisionTransformer', [3, 4, 32, 32],
+        dict(img_size=32, num_frames=4)),
+}
+
+
+@pytest.mark.parametrize('case', list(BASELINE_CASES))
+def test_new_backbones_run_against_their_stock_class(case):
+    """Swin (video, image) and the baselines: built for the measured shape
+    only where the stock class takes it, measured against the stock
+    mmaction2 / mmpretrain class they extend, with only its arguments."""
+    base, backbone, stock_type, shape, sized = BASELINE_CASES[case]
+    if base is None:  # video: the demo recognizer, its head resized
+        cfg = load_config(DEMO_CONFIG)
+        cfg.model.backbone = backbone
+        cfg.model.cls_head.in_channels = 32
+        if 'Swin' in backbone['type']:  # a feature map: pooled by I3DHead
+            cfg.model.cls_head = dict(type='I3DHead', num_classes=3,
+                                      in_channels=32)
+        frames = 4
+    else:
+        cfg = Config(base)
+        cfg.model.backbone = backbone
+        if 'Swin' in backbone['type']:  # a feature map
+            cfg.model.neck = dict(type='GlobalAveragePooling')
+        frames = None
+    result = run_benchmark(cfg, batch=2, steps=1, warmup=1, baseline=True,
+                           threads=1, frames=frames, size=32)
+    assert result['input_shape'] == shape
+    ours, stock = result['model'], result['baseline']
+    _check_figures(ours)
+    _check_figures(stock)
+    assert ours['backbone'] == backbone['type']
+    assert stock['backbone'] == stock_type
+    assert stock['trainable_params'] == stock['total_params']
+    assert ours['trainable_params'] < stock['trainable_params']
+    assert result['ratio']['train_speedup'] > 0
+    label = 'input image (C x H x W)' if base else 'input clip'
+    assert label in format_benchmark(result)
+    built = benchmark_model_cfg(cfg, InputShape(3, frames, 32, 32))
+    assert {k: built['backbone'][k] for k in ('num_frames', 'img_size')
+            if k in built['backbone']} == sized
+    stock_cfg = stock_model_cfg(built)['backbone']
+    assert not {'tuning', 'with_cp', 'lora_cfg', 'prompt_cfg',
+                'adapter_cfg'} & set(stock_cfg)

@@ -9,14 +9,14 @@ same heads (``BNLinearHead``, the image neck and head), the same feature
 shape ``(B, d)``, the contract suite, tunable-only checkpoints and task
 files.
 """
-from typing import Union
-
 from adaptformer_mm.peft import AttentiveProbeConfig, AttentivePooler
+
+from .tunable_base import method_config_mixin
 
 __all__ = ['AttentiveProbeMixin', 'AttentiveProbeConfig']
 
 
-class AttentiveProbeMixin:
+class AttentiveProbeMixin(method_config_mixin(AttentiveProbeConfig)):
     """An :class:`~adaptformer_mm.peft.AttentivePooler` (one learned query
     cross-attending to the output tokens) as the backbone's readout; the
     stock model is frozen, the pooler trains. It runs after the last block,
@@ -28,14 +28,6 @@ class AttentiveProbeMixin:
             frozen ``self.probe_cfg``; the module is ``self.pooler``.
         **kwargs: Arguments of the backbone the mixin is combined with.
     """
-
-    def __init__(self,
-                 *,
-                 probe_cfg: Union[None, dict, AttentiveProbeConfig] = None,
-                 **kwargs):
-        # Read by build_method_modules() during super().__init__.
-        self.probe_cfg = AttentiveProbeConfig.from_cfg(probe_cfg)
-        super().__init__(**kwargs)
 
     def build_method_modules(self) -> None:
         super().build_method_modules()

@@ -5,14 +5,14 @@ on a tunable ViT, written once for video and image.
 stock model at build, the stock biases (chosen from the stock model's
 structure, :func:`~adaptformer_mm.peft.bias_parameter_names`) train again.
 """
-from typing import Union
-
 from adaptformer_mm.peft import BitFitConfig, bias_parameter_names
+
+from .tunable_base import method_config_mixin
 
 __all__ = ['BitFitMixin', 'BitFitConfig']
 
 
-class BitFitMixin:
+class BitFitMixin(method_config_mixin(BitFitConfig)):
     """Every bias of the stock backbone trains; every other stock tensor is
     frozen (the final norm too, unless the backbone trains it anyway: the
     video ``fc_norm`` with ``train_fc_norm``, the image one with
@@ -30,14 +30,6 @@ class BitFitMixin:
         **kwargs: Arguments of the backbone the mixin is combined with
             (``tuning`` must stay ``'peft'``).
     """
-
-    def __init__(self,
-                 *,
-                 bitfit_cfg: Union[None, dict, BitFitConfig] = None,
-                 **kwargs):
-        # Read by _freeze() during super().__init__.
-        self.bitfit_cfg = BitFitConfig.from_cfg(bitfit_cfg)
-        super().__init__(**kwargs)
 
     def build_method_modules(self) -> None:
         if self.tuning != 'peft':

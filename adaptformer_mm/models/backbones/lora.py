@@ -8,14 +8,16 @@ replaces the target linear layers by :class:`~adaptformer_mm.peft.LoRALinear`
 calls those layers as before, so nothing else changes; the video backbone
 adds the one place VideoMAE applies ``qkv.weight`` directly.
 """
-from typing import Dict, List, Sequence, Union
+from typing import Dict, List, Sequence
 
 from adaptformer_mm.peft import LoRAConfig, LoRALinear, add_lora, merge_lora
+
+from .tunable_base import method_config_mixin
 
 __all__ = ['LoRAMixin', 'LoRAConfig']
 
 
-class LoRAMixin:
+class LoRAMixin(method_config_mixin(LoRAConfig)):
     """``W x + b + (alpha / r) B A x`` on the target layers of each chosen
     block; the stock model is frozen, ``A`` and ``B`` train (``B = 0`` at
     init: the model equals the pretrained one).
@@ -33,14 +35,6 @@ class LoRAMixin:
             the adapted layers per block ``self.lora_targets``.
         **kwargs: Arguments of the backbone the mixin is combined with.
     """
-
-    def __init__(self,
-                 *,
-                 lora_cfg: Union[None, dict, LoRAConfig] = None,
-                 **kwargs):
-        # Read by build_method_modules() during super().__init__.
-        self.lora_cfg = LoRAConfig.from_cfg(lora_cfg)
-        super().__init__(**kwargs)
 
     def build_method_modules(self) -> None:
         super().build_method_modules()

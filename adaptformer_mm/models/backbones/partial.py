@@ -6,14 +6,16 @@ modules that train under ``tuning='peft'`` (the top ``k`` blocks and the
 final norm), so freezing is still decided at build, from the stock module
 names, by :class:`~.tunable_base.TunableBackboneMixin`.
 """
-from typing import Iterable, List, Union
+from typing import Iterable, List
 
 from adaptformer_mm.peft import PartialConfig
+
+from .tunable_base import method_config_mixin
 
 __all__ = ['PartialMixin', 'PartialConfig']
 
 
-class PartialMixin:
+class PartialMixin(method_config_mixin(PartialConfig)):
     """The last ``k`` blocks (and the final norm) train; the rest is frozen.
 
     The trained blocks run in train mode (their dropout and drop-path
@@ -29,14 +31,6 @@ class PartialMixin:
         **kwargs: Arguments of the backbone the mixin is combined with
             (``tuning`` must stay ``'peft'``).
     """
-
-    def __init__(self,
-                 *,
-                 partial_cfg: Union[None, dict, PartialConfig] = None,
-                 **kwargs):
-        # Read by setup_tunable() during super().__init__.
-        self.partial_cfg = PartialConfig.from_cfg(partial_cfg)
-        super().__init__(**kwargs)
 
     def setup_tunable(self, tuning: str, trained_stock: Iterable[str] = (),
                       *args, **kwargs) -> None:

@@ -50,13 +50,15 @@ The frozen backbone runs in eval mode (``PromptedSwinTransformer.train``;
 here ``tunable_base``). Tokens travel between blocks as ``(grid, prompts)``:
 the grid ``(B, *grid, C)`` and the prompts ``(B, p, C)`` or None.
 """
-from typing import Iterator, Optional, Tuple, Union
+from typing import Iterator, Optional, Tuple
 
 import torch
 from torch import Tensor, nn
 
 from adaptformer_mm.peft import PromptConfig
 from adaptformer_mm.peft.swin_prompt import StagePromptTokens
+
+from .tunable_base import method_config_mixin
 
 __all__ = ['SwinVPTMixin', 'check_swin_prompt_cfg']
 
@@ -84,7 +86,7 @@ def check_swin_prompt_cfg(cfg: PromptConfig) -> None:
             f'{cfg.project_dim!r}')
 
 
-class SwinVPTMixin:
+class SwinVPTMixin(method_config_mixin(PromptConfig)):
     """Learnable prompt tokens in the window attention of a Swin (see the
     module docstring for every choice and its source).
 
@@ -98,14 +100,6 @@ class SwinVPTMixin:
             stage ``s`` ``self.prompts[str(s)]`` (``(n_s, p, d_s)``).
         **kwargs: Arguments of the Swin backbone the mixin is combined with.
     """
-
-    def __init__(self,
-                 *,
-                 prompt_cfg: Union[None, dict, PromptConfig] = None,
-                 **kwargs):
-        # Read by build_method_modules() during super().__init__.
-        self.prompt_cfg = PromptConfig.from_cfg(prompt_cfg)
-        super().__init__(**kwargs)
 
     def build_method_modules(self) -> None:
         cfg = self.prompt_cfg

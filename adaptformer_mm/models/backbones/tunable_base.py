@@ -21,10 +21,17 @@ A concrete backbone names the stock parts: ``blocks_attr`` (its
 ``embed_parameters()`` returns), ``final_norm_name`` (the output norm
 ``train_final_norm`` trains), and writes ``forward_block(i, x)``; a method
 (AdaptFormer, VPT) adds its modules in ``build_method_modules()``.
+
+:class:`StandardTunableMixin` is the constructor of the backbones whose own
+options are ``tuning``, ``train_final_norm``, ``with_cp`` and
+``skip_frozen_grad`` (mmpretrain's ViT, both Swins; the VideoMAE ViT has its
+own); :func:`method_config_mixin` the base of a method mixin that reads its
+``<method>_cfg`` keyword into a frozen config before the backbone builds.
 """
 import inspect
 import logging
-from typing import Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
+from typing import (Dict, Iterable, Iterator, List, Optional, Sequence, Tuple,
+                    Union)
 
 import torch
 from mmengine.logging import print_log
@@ -102,6 +109,38 @@ def check_build_kwargs(cls: type, tuning: str,
             f'{cls.__name__}: freezing is tuning=\'peft\' (frozen backbone) '
             f'or tuning=\'full\'; leave frozen_stages at -1')
     return stock
+
+
+def method_config_mixin(config: type) -> type:
+    """The base of a method mixin whose settings are ``config`` (a
+    :class:`~adaptformer_mm.peft.config.MethodConfig` subclass).
+
+    Its ``__init__`` takes the keyword ``config.key`` (``lora_cfg``, ...: a
+    dict of overrides, a ``config``, or None for the defaults), keeps it,
+    checked and frozen, as ``self.<key>`` *before* the backbone builds (so
+    ``build_method_modules`` / ``setup_tunable`` / ``_freeze`` can read it
+    during ``super().__init__``) and passes every other keyword on. Its
+    signature names the keyword, so :func:`own_arguments` lists it.
+    """
+    key = config.key
+
+    def __init__(self, **kwargs) -> None:
+        setattr(self, key, config.from_cfg(kwargs.pop(key, None)))
+        super(mixin, self).__init__(**kwargs)
+
+    __init__.__signature__ = inspect.Signature([
+        inspect.Parameter('self', inspect.Parameter.POSITIONAL_OR_KEYWORD),
+        inspect.Parameter(key, inspect.Parameter.KEYWORD_ONLY, default=None,
+                          annotation=Union[None, dict, config]),
+        inspect.Parameter('kwargs', inspect.Parameter.VAR_KEYWORD),
+    ])
+    mixin = type(f'{config.__name__}Mixin', (), {
+        '__init__': __init__,
+        '__module__': __name__,
+        '__doc__': f'Reads ``{key}`` into a frozen {config.__name__} '
+                   '(:func:`method_config_mixin`).',
+    })
+    return mixin
 
 
 class TunableBackboneMixin:

@@ -22,10 +22,7 @@ from mmpretrain.models.utils import resize_pos_embed
 from mmpretrain.registry import MODELS
 from torch import Tensor, nn
 
-from adaptformer_mm.peft.swin_prompt import prompted_window_attention
-from .tunable_base import bind_stock_kwargs, check_tuning
 from .tunable_swin_base import TunableSwinMixin
-from .tunable_video_swin import check_no_frozen_stages
 
 __all__ = ['TunableSwin']
 
@@ -35,22 +32,10 @@ class TunableSwin(TunableSwinMixin, SwinTransformer):
     """mmpretrain Swin with build-time freezing and no wasted autograd.
     Linear probing and full fine-tuning are configurations of it.
 
-    Accepts every argument of mmpretrain's ``SwinTransformer`` (by keyword;
-    unknown keywords are an error) except ``frozen_stages``, which
-    ``tuning`` replaces, plus:
-
-    Args:
-        tuning (str): ``'peft'``: every stock parameter is frozen (except the
-            output norms with ``train_final_norm``); the method's modules
-            train. ``'full'``: everything trains.
-        train_final_norm (bool): Train, under ``'peft'``, the output norms
-            ``norm{i}`` (``i`` in ``out_indices``). Default False: on images
-            the spec trains only the method's modules and the head.
-        with_cp (bool): Activation checkpointing of every block that runs
-            with autograd during training (replaces the stock ``with_cp``).
-        skip_frozen_grad (bool): Run the embedding and all blocks below the
-            lowest block holding a trainable parameter under
-            ``torch.no_grad()`` (same gradients, no graph kept). Default True.
+    Arguments: mmpretrain ``SwinTransformer``'s and ``tuning``,
+    ``train_final_norm`` (the output norms ``norm{i}``, ``i`` in
+    ``out_indices``), ``with_cp``, ``skip_frozen_grad``, as
+    :class:`~.tunable_base.StandardTunableMixin` says.
 
     Shapes:
         input ``(B, C, H, W)``; output a tuple with one
@@ -63,19 +48,6 @@ class TunableSwin(TunableSwinMixin, SwinTransformer):
     stock_backbone = SwinTransformer
     stages_attr = 'stages'
     embed_attrs = ('patch_embed', 'absolute_pos_embed')
-
-    def __init__(self,
-                 *,
-                 tuning: str = 'peft',
-                 train_final_norm: bool = False,
-                 with_cp: bool = False,
-                 skip_frozen_grad: bool = True,
-                 **kwargs) -> None:
-        stock = bind_stock_kwargs(type(self), kwargs)
-        check_tuning(tuning)
-        check_no_frozen_stages(type(self), stock)
-        super().__init__(**kwargs)
-        self.setup_swin(tuning, train_final_norm, with_cp, skip_frozen_grad)
 
     @property
     def patch_fan_in(self) -> int:
@@ -120,22 +92,10 @@ class TunableSwin(TunableSwinMixin, SwinTransformer):
             x = torch.roll(x, shifts=(-shift, -shift), dims=(1, 2))
         mask = msa.get_attn_mask((hp, wp), window_size=window,
                                  shift_size=shift, device=x.device)
-        w_msa = msa.w_msa
-        n = window * window
-        bias = w_msa.relative_position_bias_table[
-            w_msa.relative_position_index.view(-1)].view(n, n, -1).permute(
-                2, 0, 1).contiguous()
-        windows, prompts = prompted_window_attention(
-            msa.window_partition(x, window).view(-1, n, c),
-            prompts,
-            qkv=w_msa.qkv,
-            proj=w_msa.proj,
-            num_heads=w_msa.num_heads,
-            scale=w_msa.scale,
-            bias=bias,
-            mask=mask,
-            attn_drop=w_msa.attn_drop,
-            proj_drop=w_msa.proj_drop)
+        windows, prompts = self.attend_windows(
+            msa.w_msa,
+            msa.window_partition(x, window).view(-1, window * window, c),
+            prompts, mask)
         x = msa.window_reverse(windows.reshape(-1, window, window, c), hp, wp,
                                window)
         if shift > 0:

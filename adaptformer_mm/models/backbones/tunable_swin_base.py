@@ -17,29 +17,28 @@ stage ``ModuleList``), ``embed(inputs)``, ``window_attention(block, x,
 prompts)``, ``attn_drop_path(block)``, ``mlp_branch(block, x)``,
 ``merge(stage, x)``, ``stage_output(stage, x)`` and ``format_outputs``.
 """
-from typing import List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
 from torch import Tensor, nn
 
-from .tunable_base import TunableBackboneMixin
+from adaptformer_mm.peft.swin_prompt import prompted_window_attention
+from .tunable_base import StandardTunableMixin
 
 
-class TunableSwinMixin(TunableBackboneMixin):
+class TunableSwinMixin(StandardTunableMixin):
     """Block-by-block stock forward of a hierarchical Swin (see the module
-    docstring). Subclasses call :meth:`setup_swin` at the end of
-    ``__init__``."""
+    docstring). The constructor is
+    :class:`~.tunable_base.StandardTunableMixin`'s; under ``'peft'`` with
+    ``train_final_norm`` the output norms ``norm{i}`` (``i`` in
+    ``out_indices``) train."""
 
     #: Name of the stock ``ModuleList`` of stages (``'layers'`` in mmaction2,
     #: ``'stages'`` in mmpretrain).
     stages_attr: str = ''
 
-    def setup_swin(self, tuning: str, train_final_norm: bool, with_cp: bool,
-                   skip_frozen_grad: bool) -> None:
-        """Index the blocks over the stages, then
-        :meth:`~.tunable_base.TunableBackboneMixin.setup_tunable`; under
-        ``'peft'`` with ``train_final_norm`` the output norms ``norm{i}``
-        (``i`` in ``out_indices``) train."""
+    def prepare_tunable(self, stock: Dict[str, object]) -> None:
+        """Index the blocks over the stages."""
         stages = self.swin_stages
         # A plain list: the blocks stay registered under their stock names
         # only (a ModuleList would add a second name to every state key).
@@ -50,13 +49,9 @@ class TunableSwinMixin(TunableBackboneMixin):
         #: Token width of each stage.
         self.stage_widths: Tuple[int, ...] = tuple(
             stage.embed_dims for stage in stages)
-        self.train_final_norm = train_final_norm
-        self.setup_tunable(
-            tuning,
-            trained_stock=[f'norm{i}' for i in self.out_indices]
-            if train_final_norm else [],
-            with_cp=with_cp,
-            skip_frozen_grad=skip_frozen_grad)
+
+    def final_norm_names(self) -> Sequence[str]:
+        return [f'norm{i}' for i in self.out_indices]
 
     # ------------------------------------------------------------ structure
     @property
@@ -111,6 +106,32 @@ class TunableSwinMixin(TunableBackboneMixin):
         """``DropPath(W-MSA(LN1(x)))`` (shifted windows in odd blocks)."""
         y, _ = self.window_attention(block, block.norm1(x), None)
         return self.attn_drop_path(block)(y)
+
+    def attend_windows(self, attn: nn.Module, windows: Tensor,
+                       prompts: Optional[Tensor], mask: Optional[Tensor]
+                       ) -> Tuple[Tensor, Optional[Tensor]]:
+        """Windows ``(B*nW, n, C)`` through the stock window attention
+        ``attn`` (mmpretrain's ``WindowMSA``, mmaction2's
+        ``WindowAttention3D``: the same attribute names), its relative
+        position bias for ``n`` tokens and the shift ``mask``, with optional
+        prompts
+        (:func:`~adaptformer_mm.peft.swin_prompt.prompted_window_attention`).
+        """
+        n = windows.shape[1]
+        bias = attn.relative_position_bias_table[
+            attn.relative_position_index[:n, :n].reshape(-1)].reshape(
+                n, n, -1).permute(2, 0, 1).contiguous()
+        return prompted_window_attention(
+            windows,
+            prompts,
+            qkv=attn.qkv,
+            proj=attn.proj,
+            num_heads=attn.num_heads,
+            scale=attn.scale,
+            bias=bias,
+            mask=mask,
+            attn_drop=attn.attn_drop,
+            proj_drop=attn.proj_drop)
 
     # Stock parts, per backbone.
     def embed(self, inputs: Tensor) -> Tensor:

@@ -24,19 +24,9 @@ from mmaction.models.backbones.swin import (SwinTransformer3D,
 from mmaction.registry import MODELS
 from torch import Tensor, nn
 
-from adaptformer_mm.peft.swin_prompt import prompted_window_attention
-from .tunable_base import bind_stock_kwargs, check_tuning
 from .tunable_swin_base import TunableSwinMixin
 
 __all__ = ['TunableVideoSwin']
-
-
-def check_no_frozen_stages(cls: type, stock: dict) -> None:
-    if stock['frozen_stages'] != -1:
-        raise ValueError(
-            f'frozen_stages={stock["frozen_stages"]!r} is not used by '
-            f'{cls.__name__}: freezing is tuning=\'peft\' (frozen backbone) '
-            f'or tuning=\'full\'; leave frozen_stages at -1')
 
 
 @MODELS.register_module()
@@ -44,22 +34,10 @@ class TunableVideoSwin(TunableSwinMixin, SwinTransformer3D):
     """Video Swin with build-time freezing and no wasted autograd. Linear
     probing and full fine-tuning are configurations of it.
 
-    Accepts every argument of mmaction2's ``SwinTransformer3D`` (by keyword;
-    unknown keywords are an error) except ``frozen_stages``, which ``tuning``
-    replaces, plus:
-
-    Args:
-        tuning (str): ``'peft'``: every stock parameter is frozen (except the
-            output norms with ``train_final_norm``); the method's modules
-            train. ``'full'``: everything trains.
-        train_final_norm (bool): Train, under ``'peft'``, the output norms
-            ``norm{i}`` (``i`` in ``out_indices``; by default the last
-            stage's). Default False.
-        with_cp (bool): Activation checkpointing of every block that runs
-            with autograd during training (replaces the stock ``with_cp``).
-        skip_frozen_grad (bool): Run the patch embedding and all blocks below
-            the lowest block holding a trainable parameter under
-            ``torch.no_grad()`` (same gradients, no graph kept). Default True.
+    Arguments: mmaction2 ``SwinTransformer3D``'s and ``tuning``,
+    ``train_final_norm`` (the output norms ``norm{i}``, by default the last
+    stage's), ``with_cp``, ``skip_frozen_grad``, as
+    :class:`~.tunable_base.StandardTunableMixin` says.
 
     Loading a 2D ImageNet Swin (``pretrained2d=True`` with ``pretrained=``)
     inflates it as the stock model does; a Video Swin checkpoint loads with
@@ -78,19 +56,6 @@ class TunableVideoSwin(TunableSwinMixin, SwinTransformer3D):
     stock_backbone = SwinTransformer3D
     stages_attr = 'layers'
     embed_attrs = ('patch_embed', )
-
-    def __init__(self,
-                 *,
-                 tuning: str = 'peft',
-                 train_final_norm: bool = False,
-                 with_cp: bool = False,
-                 skip_frozen_grad: bool = True,
-                 **kwargs) -> None:
-        stock = bind_stock_kwargs(type(self), kwargs)
-        check_tuning(tuning)
-        check_no_frozen_stages(type(self), stock)
-        super().__init__(**kwargs)
-        self.setup_swin(tuning, train_final_norm, with_cp, skip_frozen_grad)
 
     @property
     def patch_fan_in(self) -> int:
@@ -127,22 +92,8 @@ class TunableVideoSwin(TunableSwinMixin, SwinTransformer3D):
         if shifted:
             x = torch.roll(x, shifts=tuple(-i for i in shift), dims=(1, 2, 3))
             mask = compute_mask(dp, hp, wp, window, stage_shift, x.device)
-        attn = block.attn
-        n = int(np.prod(window))
-        bias = attn.relative_position_bias_table[
-            attn.relative_position_index[:n, :n].reshape(-1)].reshape(
-                n, n, -1).permute(2, 0, 1).contiguous()
-        windows, prompts = prompted_window_attention(
-            window_partition(x, window),
-            prompts,
-            qkv=attn.qkv,
-            proj=attn.proj,
-            num_heads=attn.num_heads,
-            scale=attn.scale,
-            bias=bias,
-            mask=mask,
-            attn_drop=attn.attn_drop,
-            proj_drop=attn.proj_drop)
+        windows, prompts = self.attend_windows(
+            block.attn, window_partition(x, window), prompts, mask)
         x = window_reverse(windows.reshape(-1, *window, c), window, b, dp, hp,
                            wp)
         if shifted:

@@ -29,8 +29,7 @@ from mmaction.registry import MODELS
 from mmengine.logging import print_log
 from torch import Tensor, nn
 
-from .tunable_base import (TUNINGS, TunableBackboneMixin, bind_stock_kwargs,
-                           check_tuning)
+from .tunable_base import TUNINGS, TunableBackboneMixin, check_build_kwargs
 
 ATTN_IMPLS = ('sdpa', 'eager')
 
@@ -83,8 +82,7 @@ class TunableVideoViT(TunableBackboneMixin, VisionTransformer):
                  with_cp: bool = False,
                  skip_frozen_grad: bool = True,
                  **kwargs) -> None:
-        stock = bind_stock_kwargs(type(self), kwargs)
-        check_tuning(tuning)
+        stock = check_build_kwargs(type(self), tuning, kwargs)
         if attn_impl not in ATTN_IMPLS:
             raise ValueError(
                 f'attn_impl must be one of {ATTN_IMPLS}, got {attn_impl!r}')

@@ -13,7 +13,7 @@ backbone. mmpretrain's attention is already fused
 frozen CLS feature; only the neck/head train); ``tuning='full'`` is full
 fine-tuning.
 """
-from typing import Tuple
+from typing import Dict, Tuple
 
 import torch
 from mmpretrain.models.backbones.vision_transformer import (
@@ -22,35 +22,23 @@ from mmpretrain.models.utils import resize_pos_embed
 from mmpretrain.registry import MODELS
 from torch import Tensor
 
-from .tunable_base import TunableBackboneMixin, bind_stock_kwargs, check_tuning
+from .tunable_base import StandardTunableMixin
 
 __all__ = ['TunableViT']
 
 
 @MODELS.register_module()
-class TunableViT(TunableBackboneMixin, VisionTransformer):
+class TunableViT(StandardTunableMixin, VisionTransformer):
     """mmpretrain ViT with build-time freezing and no wasted autograd.
     Linear probing and full fine-tuning are configurations of it.
 
-    Accepts every argument of mmpretrain's ``VisionTransformer`` (by keyword;
-    unknown keywords are an error) except ``frozen_stages``, which
-    ``tuning`` replaces, plus:
-
-    Args:
-        tuning (str): ``'peft'``: every stock parameter is frozen (except the
-            final norm with ``train_final_norm``); the method's modules train.
-            ``'full'``: everything trains.
-        train_final_norm (bool): Train, under ``'peft'``, the norm that
-            produces the output feature: ``ln1`` (the final norm over all
-            tokens, read at CLS for ``out_type='cls_token'``) or ``ln2`` (the
-            norm of the averaged patch tokens for ``out_type='avg_featmap'``).
-            Default False: on images the spec trains only the method's modules
-            and the head (the trained ``fc_norm`` is a video-recipe choice).
-        with_cp (bool): Activation checkpointing of every block that runs
-            with autograd during training.
-        skip_frozen_grad (bool): Run the embedding and all blocks below the
-            lowest block holding a trainable parameter under
-            ``torch.no_grad()`` (same gradients, no graph kept). Default True.
+    Arguments: mmpretrain ``VisionTransformer``'s and ``tuning``,
+    ``train_final_norm``, ``with_cp``, ``skip_frozen_grad``, as
+    :class:`~.tunable_base.StandardTunableMixin` says. The final norm
+    ``train_final_norm`` trains is ``ln1`` (the norm over all tokens, read at
+    CLS for ``out_type='cls_token'``) or ``ln2`` (the norm of the averaged
+    patch tokens for ``out_type='avg_featmap'``); the trained ``fc_norm`` is
+    a video-recipe choice.
 
     Shapes:
         input ``(B, C, H, W)``; output a tuple with one entry per
@@ -62,34 +50,15 @@ class TunableViT(TunableBackboneMixin, VisionTransformer):
     convert_hint = 'tools/convert_image_ckpt.py'
     stock_backbone = VisionTransformer
 
-    def __init__(self,
-                 *,
-                 tuning: str = 'peft',
-                 train_final_norm: bool = False,
-                 with_cp: bool = False,
-                 skip_frozen_grad: bool = True,
-                 **kwargs) -> None:
-        stock = bind_stock_kwargs(type(self), kwargs)
-        check_tuning(tuning)
-        if stock['frozen_stages'] != -1:
-            raise ValueError(
-                f'frozen_stages={stock["frozen_stages"]!r} is not used by '
-                f'{type(self).__name__}: freezing is tuning=\'peft\' (frozen '
-                f'backbone) or tuning=\'full\'; leave frozen_stages at -1')
-        super().__init__(**kwargs)
-
+    def prepare_tunable(self, stock: Dict[str, object]) -> None:
         if self.out_type == 'avg_featmap':
             self.final_norm_name = 'ln2'
         else:
             self.final_norm_name = 'ln1' if self.final_norm else None
-        if train_final_norm and self.final_norm_name is None:
+        if self.train_final_norm and self.final_norm_name is None:
             raise ValueError(
                 'train_final_norm=True needs a final norm: set '
                 'final_norm=True or out_type=\'avg_featmap\'')
-        self.train_final_norm = train_final_norm
-        self.setup_tunable(tuning, with_cp=with_cp,
-                           skip_frozen_grad=skip_frozen_grad,
-                           train_final_norm=train_final_norm)
 
     # ------------------------------------------------------------- forward
     blocks_attr = 'layers'

@@ -69,14 +69,9 @@ class MLPHead(BaseHead):
 class MLPClsHead(ClsHead):
     """``MLP(x)`` on the last feature, for mmpretrain classifiers.
 
-    Args:
-        num_classes (int): Number of classes.
-        in_channels (int): Feature width ``d``.
-        mlp_cfg (dict | MLPHeadConfig): Overrides of ``num_layers=3,
-            hidden_dims=None (d), dropout=0.0``.
-        init_std (float): Std of the classifier's trunc-normal weight
-            (paper: 0.01).
-        **kwargs: ``ClsHead`` arguments (``loss``, ``topk``, ...).
+    Args: ``num_classes``, ``in_channels``, ``mlp_cfg`` and ``init_std`` as
+    :class:`MLPHead`; ``**kwargs``: ``ClsHead`` arguments (``loss``,
+    ``topk``, ...).
 
     Shape: ``(N, d)`` (the last of a tuple of features) ``-> (N,
     num_classes)``.
