@@ -290,7 +290,8 @@ def test_config_wraps_its_base_train_set_only(path, fake_lists, logged):
         assert wrapper.fraction == int(value) / 100 and 'shots' not in wrapper
         expected = int(value) * PER_CLASS[dataset] // 100
     else:
-        assert wrapper.shots == int(value) and 'fraction' not in wrapper
+        # a shots config inherits the folder's 100% config: no fraction
+        assert wrapper.shots == int(value) and wrapper.fraction is None
         expected = int(value)
     wrapper.dataset.update(ann_file=fake_lists[dataset], pipeline=[],
                            serialize_data=False)

@@ -1,6 +1,7 @@
 # Data scale: AdaptFormer-64 on all of HMDB51 split 1's training list (3,570
 # clips, in the list's order) through the same wrapper as the smaller scales,
 # so the run records its scale like they do; otherwise the full-data config.
+# The other HMDB51 scales beside it inherit this file.
 # Full data (AdaptFormer, Table 1): 55.69 top-1.
 _base_ = ['../../adaptformer/'
           'adaptformer-64_vit-base-p16_videomae-k400-pre_8xb128-8x4x1-90e_'

@@ -5,15 +5,7 @@
 # Full data (AdaptFormer, Table 1): 55.69 top-1. Validation and test use the
 # whole test list. Another draw: --cfg-options train_dataloader.dataset.seed=1;
 # a disjoint one: train_dataloader.dataset.fold=1 (4 folds at 25%).
-_base_ = ['../../adaptformer/'
-          'adaptformer-64_vit-base-p16_videomae-k400-pre_8xb128-8x4x1-90e_'
-          'hmdb51-split1.py']
+_base_ = ['./adaptformer-64_vit-base-p16_videomae-k400-pre'
+          '_8xb128-8x4x1-90e_hmdb51-split1-100pct.py']
 
-train_dataloader = dict(
-    dataset=dict(
-        _delete_=True,
-        type='ClassBalancedSubset',
-        fraction=0.25,
-        seed=0,
-        fold=0,
-        dataset=_base_.train_dataloader.dataset))
+train_dataloader = dict(dataset=dict(fraction=0.25))

@@ -6,15 +6,7 @@
 # train_dataloader.dataset.seed=1;
 # a disjoint one: train_dataloader.dataset.fold=1 (the log names the number
 # of folds: the smallest class's clips // 16).
-_base_ = ['../../adaptformer/'
-          'adaptformer-64_vit-base-p16_videomae-k400-pre_8xb128-8x4x1-90e_'
-          'ssv2.py']
+_base_ = ['./adaptformer-64_vit-base-p16_videomae-k400-pre'
+          '_8xb128-8x4x1-90e_ssv2-100pct.py']
 
-train_dataloader = dict(
-    dataset=dict(
-        _delete_=True,
-        type='ClassBalancedSubset',
-        shots=16,
-        seed=0,
-        fold=0,
-        dataset=_base_.train_dataloader.dataset))
+train_dataloader = dict(dataset=dict(fraction=None, shots=16))
