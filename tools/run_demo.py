@@ -39,6 +39,7 @@ import argparse
 import functools
 import hashlib
 import json
+import logging
 import os
 import os.path as osp
 import re
@@ -625,29 +626,39 @@ def draw_tsne(args, root: str, runs: List[Dict], choices: Dict) -> Dict:
     the first seed, task, pre-training and the largest data size."""
     import torch
 
+    from mmengine.logging import MMLogger
+
     from adaptformer_mm.utils.features import cached_features
     from adaptformer_mm.utils.tsne import plot_tsne
 
     task, size = args.tasks[0], max(args.data_sizes)
     features, used, labels = {}, {}, None
     torch.set_num_threads(args.threads)
-    for method in args.methods:
-        lr = choices[task]['tuned'][method]
-        run = next(r for r in runs if (
-            r['task'], r['size'], r['pretrain_seed'], r['method'], r['lr'],
-            r['seed']) == (task, size, args.pretrain_seeds[0], method, lr,
-                           args.seeds[0]))
-        work_dir = osp.join(root, run['work_dir'])
-        with open(osp.join(work_dir, 'last_checkpoint')) as f:
-            checkpoint = f.read().strip()
-        name = osp.basename(work_dir)
-        fs, path, _ = cached_features(
-            osp.join(work_dir, f'{name}_config.py'), checkpoint,
-            split='test', out=osp.join(work_dir, 'features_test.pth'),
-            num_workers=0, progress=False)
-        features[ALL_METHODS[method]] = fs.features.numpy()
-        labels = fs.labels.numpy()
-        used[method] = osp.relpath(path, root)
+    # Each model's build summary and mmengine's notes were printed by its
+    # stage already: keep them out of the report.
+    logger = MMLogger.get_current_instance()
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        for method in args.methods:
+            lr = choices[task]['tuned'][method]
+            run = next(r for r in runs if (
+                r['task'], r['size'], r['pretrain_seed'], r['method'],
+                r['lr'], r['seed']) == (task, size, args.pretrain_seeds[0],
+                                         method, lr, args.seeds[0]))
+            work_dir = osp.join(root, run['work_dir'])
+            with open(osp.join(work_dir, 'last_checkpoint')) as f:
+                checkpoint = f.read().strip()
+            name = osp.basename(work_dir)
+            fs, path, _ = cached_features(
+                osp.join(work_dir, f'{name}_config.py'), checkpoint,
+                split='test', out=osp.join(work_dir, 'features_test.pth'),
+                num_workers=0, progress=False)
+            features[ALL_METHODS[method]] = fs.features.numpy()
+            labels = fs.labels.numpy()
+            used[method] = osp.relpath(path, root)
+    finally:
+        logger.setLevel(level)
     plot_tsne(features, labels, osp.join(root, 'tsne.png'),
               class_names=fs.classes,
               title=f'{task}, test split: final features (tuned lr, seed '
