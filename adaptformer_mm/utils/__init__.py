@@ -1,7 +1,8 @@
 """Tooling helpers that are not part of a model.
 
-* :mod:`.pipeline`: reading pipeline configs (``step_name``), shared by the
-  datasets and the benchmarks;
+* :mod:`.pipeline`: reading pipeline and dataset configs (``step_name``,
+  ``innermost_dataset_cfg``), shared by the datasets, the benchmarks and the
+  feature cache;
 * :mod:`.input_shape`: the clip shape a config trains on;
 * :mod:`.measure`: devices, peak memory, FLOPs and timing;
 * :mod:`.benchmark`: one recognizer's training step and inference
@@ -10,10 +11,13 @@
 * :mod:`.prepare_videos`: the offline ffmpeg re-encoder
   (``tools/prepare_videos.py``; training reads its output through the
   ordinary datasets);
-* :mod:`.cli`: the command line the converter tools share and the one the
-  two benchmark tools share;
+* :mod:`.cli`: the command-line pieces the tools share;
 * :mod:`.comparison`: the built-in comparison's bookkeeping
-  (``tools/run_demo.py``).
+  (``tools/run_demo.py``); :mod:`.plotting`: matplotlib without a display,
+  for its figures and the t-SNE pictures;
+* :mod:`.features`: cached backbone features and probes on them
+  (``tools/extract_features.py``); :mod:`.tsne`: their t-SNE pictures
+  (``tools/analysis/tsne.py``).
 
 Not imported by ``adaptformer_mm/__init__.py``: importing the package for a
 config must not pay for tools it does not run.

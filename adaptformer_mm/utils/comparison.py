@@ -20,6 +20,8 @@ Ties go to the smaller lr (the grid is searched in ascending order).
 import math
 from typing import Dict, Iterable, List, Sequence, Tuple
 
+from .plotting import pyplot, save_figure
+
 PROTOCOLS = {
     'shared': "papers' protocol: one lr for all methods, chosen on val",
     'tuned': "VPT paper's protocol: each method's lr chosen on val",
@@ -186,7 +188,7 @@ def plot_accuracy_vs_params(rows: Sequence[Dict], labels: Dict[str, str],
         _finish_panel(ax, 'tunable parameters (log)',
                       f'{task}, {size} training clips '
                       '(o: shared lr, s: tuned lr)')
-    _save(plt, fig, path)
+    save_figure(plt, fig, path)
 
 
 def plot_accuracy_vs_data(rows: Sequence[Dict], labels: Dict[str, str],
@@ -212,12 +214,12 @@ def plot_accuracy_vs_data(rows: Sequence[Dict], labels: Dict[str, str],
                             label=f'{labels[method]} ({protocol})')
         _finish_panel(ax, 'training clips (log)',
                       f'{task}: accuracy vs downstream data size')
-    _save(plt, fig, path)
+    save_figure(plt, fig, path)
 
 
 def _task_panels(rows):
     """pyplot, the figure and (axes, task) for one panel per task."""
-    plt = _pyplot()
+    plt = pyplot()
     tasks = sorted({r['task'] for r in rows})
     fig, axes = plt.subplots(1, len(tasks), figsize=(6 * len(tasks), 4.4),
                              squeeze=False)
@@ -233,22 +235,9 @@ def _finish_panel(ax, xlabel: str, title: str) -> None:
     ax.legend(fontsize=7)
 
 
-def _save(plt, fig, path: str) -> None:
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-
-
 def _yerr(std: float) -> float:
     return 0.0 if math.isnan(std) else std
 
 
 def _colour(method: str, labels: Dict[str, str]) -> str:
     return f'C{list(labels).index(method)}'
-
-
-def _pyplot():
-    import matplotlib
-    matplotlib.use('Agg')
-    import matplotlib.pyplot as plt
-    return plt

@@ -20,21 +20,12 @@ from typing import List, Optional, Sequence, Tuple
 
 from mmengine.config import Config
 
-from adaptformer_mm.utils.pipeline import step_name
+from adaptformer_mm.utils.pipeline import innermost_dataset_cfg, step_name
 
 # Our loading steps and the stock mmaction2 steps they replace.
 _STOCK_INIT = {'ScaledDecordInit': 'DecordInit', 'GPUDecodeInit': 'DecordInit'}
 _STOCK_DECODE = {'ScaledDecordDecode': 'DecordDecode',
                  'GPUDecode': 'DecordDecode'}
-_WRAPPERS = ('RepeatedAugDataset', )
-
-
-def _video_dataset_cfg(dataset_cfg: dict) -> dict:
-    """The innermost dataset config (inside repeated-augmentation wrappers),
-    the one with the files and the pipeline."""
-    while step_name(dataset_cfg) in _WRAPPERS:
-        dataset_cfg = dataset_cfg['dataset']
-    return dataset_cfg
 
 
 def stock_pipeline(pipeline: Sequence[dict]) -> List[dict]:
@@ -66,7 +57,7 @@ def stock_pipeline(pipeline: Sequence[dict]) -> List[dict]:
 def stock_dataset_cfg(dataset_cfg: dict) -> dict:
     """mmaction2's stock way of reading the same dataset: no repeated
     augmentation (one clip per decoded video), stock loading steps."""
-    stock = copy.deepcopy(_video_dataset_cfg(dataset_cfg))
+    stock = copy.deepcopy(innermost_dataset_cfg(dataset_cfg))
     stock['pipeline'] = stock_pipeline(stock.get('pipeline') or [])
     return stock
 
@@ -123,7 +114,7 @@ def _measure(dataset_cfg: dict, num_workers: int, samples: int,
                                   context)
     rate = clips / seconds
     per_worker = rate / max(num_workers, 1)
-    video = _video_dataset_cfg(dataset_cfg)
+    video = innermost_dataset_cfg(dataset_cfg)
     return dict(
         dataset=str(dataset_cfg.get('type')),
         dataset_size=len(dataset),
@@ -182,7 +173,7 @@ def run_data_benchmark(cfg: Config,
     dataset_cfg = copy.deepcopy(cfg[key]['dataset'])
     stock_cfg = stock_dataset_cfg(dataset_cfg) if baseline else None
     if data_root is not None:
-        _video_dataset_cfg(dataset_cfg)['data_root'] = data_root
+        innermost_dataset_cfg(dataset_cfg)['data_root'] = data_root
     context = cfg[key].get('multiprocessing_context') if num_workers else None
     ours = _measure(dataset_cfg, num_workers, samples, warmup, target_rate,
                     context)

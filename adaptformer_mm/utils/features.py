@@ -29,6 +29,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.utils.data import DataLoader, Dataset
 
+from .pipeline import innermost_dataset_cfg, step_name
+
 FORMAT = 'adaptformer_mm.features/1'
 SPLITS = ('train', 'val', 'test')
 
@@ -154,12 +156,6 @@ def extract(model: nn.Module,
     return torch.cat(features), torch.cat(labels)
 
 
-def _innermost(dataset: dict) -> dict:
-    while dataset.get('type') == 'RepeatedAugDataset':
-        dataset = dataset['dataset']
-    return dataset
-
-
 def split_dataloader_cfg(cfg, split: str,
                          batch_size: Optional[int] = None,
                          num_workers: Optional[int] = None) -> dict:
@@ -167,7 +163,7 @@ def split_dataloader_cfg(cfg, split: str,
 
     ``'train'`` reads the train annotations through the val pipeline (no
     augmentation: a feature cache holds one view per sample) and drops
-    repeat wrappers (``RepeatedAugDataset``).
+    repeat wrappers (``RepeatedAugDataset``; a data-scale subset is kept).
     """
     if split not in SPLITS:
         raise ValueError(f'split must be one of {SPLITS}, got {split!r}')
@@ -178,13 +174,16 @@ def split_dataloader_cfg(cfg, split: str,
     loader = copy.deepcopy(loader.to_dict() if hasattr(loader, 'to_dict')
                            else dict(loader))
     if split == 'train':
-        dataset = _innermost(loader['dataset'])
+        # One view per sample: no repeat wrapper; a data-scale subset stays.
+        dataset = loader['dataset']
+        while step_name(dataset) == 'RepeatedAugDataset':
+            dataset = dataset['dataset']
         val = cfg.get('val_dataloader')
         if not val:
             raise KeyError('--split train uses the val pipeline; the config '
                            'has no val_dataloader')
-        dataset['pipeline'] = copy.deepcopy(
-            _innermost(val['dataset'])['pipeline'])
+        innermost_dataset_cfg(dataset)['pipeline'] = copy.deepcopy(
+            innermost_dataset_cfg(val['dataset'])['pipeline'])
         loader['dataset'] = dataset
     loader['sampler'] = dict(type='DefaultSampler', shuffle=False)
     loader.pop('batch_sampler', None)

@@ -11,13 +11,13 @@ memory and time: a few thousand points take seconds to a minute on a CPU.
 scikit-learn is not a dependency of the project for this one function.
 """
 import math
-import os
-import os.path as osp
 from typing import Dict, Mapping, Optional, Sequence
 
 import numpy as np
 import torch
 from torch import Tensor
+
+from .plotting import pyplot, save_figure
 
 EXAGGERATION = 12.0
 EXAGGERATION_ITERS = 250
@@ -163,7 +163,7 @@ def plot_tsne(features_by_method: Mapping[str, object],
     classes = np.unique(labels)
     names = [str(class_names[c]) if class_names is not None
              and c < len(class_names) else str(c) for c in classes]
-    plt = _pyplot()
+    plt = pyplot()
     panels = len(embeddings)
     fig, axes = plt.subplots(1, panels, figsize=(4 * panels, 4.3),
                              squeeze=False)
@@ -181,15 +181,5 @@ def plot_tsne(features_by_method: Mapping[str, object],
                            fontsize=8, markerscale=2, frameon=False)
     if title:
         fig.suptitle(title)
-    fig.tight_layout()
-    os.makedirs(osp.dirname(osp.abspath(path)), exist_ok=True)
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    save_figure(plt, fig, path)
     return embeddings
-
-
-def _pyplot():
-    import matplotlib
-    matplotlib.use('Agg')
-    import matplotlib.pyplot as plt
-    return plt

@@ -28,6 +28,7 @@ from mmengine.runner import Runner
 
 import adaptformer_mm  # noqa: F401  (registrations + stack fixes)
 from adaptformer_mm.datasets.synthetic import write_video
+from adaptformer_mm.utils.pipeline import DATASET_WRAPPERS
 
 from ..conftest import REPO
 
@@ -94,15 +95,10 @@ def sample_frames(pipeline):
     return [s for s in pipeline if s['type'] == 'SampleFrames']
 
 
-# Wrappers whose `dataset` is the video dataset: K clips per decoded video
-# (the fast data path) and the data-scale subset.
-WRAPPERS = ('RepeatedAugDataset', 'ClassBalancedSubset')
-
-
 def video_dataset(dataset):
     """(innermost dataset config, clips per decoded video K)."""
     repeats = 1
-    while dataset.get('type') in WRAPPERS:
+    while dataset.get('type') in DATASET_WRAPPERS:
         if dataset.type == 'RepeatedAugDataset':
             repeats *= dataset.get('num_repeats', 2)
         dataset = dataset.dataset

@@ -133,3 +133,25 @@ def test_train_split_reads_its_annotations_through_the_val_pipeline():
         split_dataloader_cfg(cfg, 'test')
     with pytest.raises(ValueError, match='split must be one of'):
         split_dataloader_cfg(cfg, 'dev')
+
+
+def test_train_split_of_a_data_scale_config_keeps_its_subset():
+    """The subset stays (its features are of the kept clips); the val
+    pipeline goes into the video dataset inside it."""
+    video = dict(type='VideoDataset', ann_file='train',
+                 pipeline=[dict(type='Flip')])
+    cfg = Config(dict(
+        train_dataloader=dict(
+            batch_size=8,
+            dataset=dict(type='ClassBalancedSubset', shots=4, seed=0, fold=0,
+                         dataset=video)),
+        val_dataloader=dict(
+            batch_size=4,
+            dataset=dict(type='VideoDataset', ann_file='val',
+                         pipeline=[dict(type='CenterCrop')]))))
+    loader = split_dataloader_cfg(cfg, 'train', num_workers=0)
+    assert loader['dataset'] == dict(
+        type='ClassBalancedSubset', shots=4, seed=0, fold=0,
+        dataset=dict(video, pipeline=[dict(type='CenterCrop')]))
+    assert cfg.train_dataloader.dataset.dataset.pipeline == [
+        dict(type='Flip')]
