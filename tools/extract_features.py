@@ -23,7 +23,6 @@ a training run. Read the files with
 ``adaptformer_mm.utils.features.FeatureSet.load`` or
 ``CachedFeatureDataset``; draw them with ``tools/analysis/tsne.py``.
 """
-import argparse
 import os.path as osp
 import sys
 
@@ -31,14 +30,15 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 import adaptformer_mm  # noqa: E402,F401  (stack fixes + registrations)
 from adaptformer_mm.apis import load_config  # noqa: E402
+from adaptformer_mm.utils.cli import (  # noqa: E402
+    add_cfg_options, add_config_argument, add_device_option, tool_parser)
 from adaptformer_mm.utils.features import (  # noqa: E402
     SPLITS, cached_features, train_probe)
-from mmengine.config import DictAction  # noqa: E402
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('config', help='config file')
+    parser = tool_parser(__doc__)
+    add_config_argument(parser)
     parser.add_argument('checkpoint', help='checkpoint of the config (or, '
                         'with --backbone-only, any with backbone.* tensors)')
     parser.add_argument('--split', default='val', choices=SPLITS)
@@ -54,7 +54,7 @@ def parse_args(argv=None):
                         help="override the split's batch size")
     parser.add_argument('--num-workers', type=int,
                         help="override the split's worker count")
-    parser.add_argument('--device', default='cpu')
+    add_device_option(parser)
     parser.add_argument('--no-progress', action='store_true')
     parser.add_argument('--probe', action='store_true',
                         help='train a head on cached train features and '
@@ -63,9 +63,8 @@ def parse_args(argv=None):
                         help='hidden ReLU layers of the probe (0: linear)')
     parser.add_argument('--probe-epochs', type=int, default=100)
     parser.add_argument('--probe-lr', type=float, default=1e-3)
-    parser.add_argument(
-        '--cfg-options', nargs='+', action=DictAction,
-        help='override config settings, e.g. test_dataloader.batch_size=8')
+    add_cfg_options(
+        parser, 'override config settings, e.g. test_dataloader.batch_size=8')
     args = parser.parse_args(argv)
     if args.probe and args.split == 'train':
         parser.error('--probe reports on --split; use val or test')

@@ -9,20 +9,20 @@ the same dataset for every method: the labels must agree); each becomes a
 panel titled by ``--names`` (default: its config's name), as VPT's
 t-SNE figures compare methods on one test set.
 """
-import argparse
 import os.path as osp
 import sys
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(
     osp.abspath(__file__)))))
 
+from adaptformer_mm.utils.cli import tool_parser  # noqa: E402
 from adaptformer_mm.utils.features import (  # noqa: E402
     FeatureSet, same_samples)
 from adaptformer_mm.utils.tsne import plot_tsne  # noqa: E402
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser = tool_parser(__doc__)
     parser.add_argument('features', nargs='+',
                         help='feature files of tools/extract_features.py')
     parser.add_argument('--out', required=True, help='PNG to write')
