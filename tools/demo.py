@@ -2,14 +2,15 @@
 
     python tools/demo.py VIDEO CONFIG CHECKPOINT [--task-file TASK.pth]
         [--backbone PRETRAINED] [--topk 5] [--label-file classes.txt]
-        [--out-video out.mp4] [--force] [--device cpu]
+        [--out-video out.mp4] [--force] [--merge-lora] [--device cpu]
 
 CHECKPOINT is a full checkpoint, or a tunable-only one (frozen tensors from
 ``--backbone`` / the config's pretrained backbone). With ``--task-file``,
 CHECKPOINT is the pretrained backbone and the task file holds the rest.
 The video (mp4, webm, avi, ... anything decord reads, any size and length)
 goes through the config's test pipeline. ``--out-video`` (.mp4 or .avi)
-writes every frame back with the top labels drawn on it.
+writes every frame back with the top labels drawn on it. ``--merge-lora``
+folds a LoRA model's updates into its frozen weights before inference.
 """
 import os.path as osp
 import sys
@@ -23,9 +24,11 @@ import numpy as np  # noqa: E402
 import adaptformer_mm  # noqa: E402,F401  (stack fixes + registrations)
 from adaptformer_mm.apis import (config_classes, inference_video,  # noqa: E402
                                  init_model, read_label_file)
+from adaptformer_mm.peft import merge_lora  # noqa: E402
 from adaptformer_mm.utils.cli import (  # noqa: E402
     add_backbone_option, add_device_option, add_label_file_option,
-    add_topk_option, add_video_argument, require_video, tool_parser)
+    add_merge_lora_option, add_topk_option, add_video_argument,
+    require_video, tool_parser)
 
 # Container -> fourcc that OpenCV's bundled FFmpeg writes without extras.
 FOURCC = {'.mp4': 'mp4v', '.avi': 'MJPG'}
@@ -50,6 +53,7 @@ def parse_args(argv=None):
         f'({"/".join(FOURCC)})')
     parser.add_argument(
         '--force', action='store_true', help='overwrite --out-video')
+    add_merge_lora_option(parser)
     add_device_option(parser)
     args = parser.parse_args(argv)
     if args.out_video:
@@ -101,6 +105,9 @@ def main(argv=None):
     require_video(args.video)
     model = init_model(args.config, args.checkpoint, task_file=args.task_file,
                        backbone=args.backbone, device=args.device)
+    if args.merge_lora:
+        print(f'merged LoRA into {merge_lora(model, require=True)} linear '
+              'layers')
     classes = (read_label_file(args.label_file) if args.label_file else
                model.classes or config_classes(model.cfg))
     pred = inference_video(model, args.video, classes)

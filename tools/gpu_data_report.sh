@@ -278,6 +278,8 @@ import sys
 
 from mmengine.config import Config, DictAction
 
+from adaptformer_mm.utils.pipeline import innermost_dataset_cfg
+
 SWAP = {'DecordInit': dict(type='GPUDecodeInit', backend='auto'),
         'DecordDecode': dict(type='GPUDecode')}
 
@@ -316,9 +318,7 @@ def check(specs):
             k, v = kv.split('=', 1)
             options[k] = DictAction._parse_iterable(v)
         cfg.merge_from_dict(options)
-        ds = cfg.train_dataloader.dataset
-        while ds.get('type') == 'RepeatedAugDataset':
-            ds = ds.dataset
+        ds = innermost_dataset_cfg(cfg.train_dataloader.dataset)
         assert osp.isfile(ds.ann_file), f'{name}: no {ds.ann_file}'
         assert osp.isdir(data_root), f'{name}: no folder {data_root}'
         first = ds.pipeline[0]

@@ -1,5 +1,8 @@
 """Evaluate a checkpoint with mmengine's Runner (mmaction2's command line).
 
+``--merge-lora`` folds a LoRA model's updates into its frozen weights before
+the test (``MergeLoRAHook``): the stock modules at the stock cost.
+
 CHECKPOINT may also hold only the trainable tensors (a task file from
 ``tools/export_peft.py``, or a checkpoint written with
 ``TunableCheckpointHook``): the frozen ones then come from ``--backbone``, or
@@ -16,8 +19,8 @@ from adaptformer_mm.engine import setup_cpu_distributed  # noqa: E402
 from adaptformer_mm.engine.hooks.tunable_checkpoint import (  # noqa: E402
     pretrained_backbone_file)
 from adaptformer_mm.utils.cli import (  # noqa: E402
-    add_backbone_option, add_runner_options, parse_runner_args, runner_parser,
-    set_work_dir)
+    add_backbone_option, add_merge_lora_option, add_runner_options,
+    parse_runner_args, runner_parser, set_work_dir)
 from mmengine.config import Config  # noqa: E402
 from mmengine.registry import RUNNERS  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
@@ -28,6 +31,7 @@ def parse_args(argv=None):
                            'the dir to save the evaluation metrics')
     parser.add_argument('checkpoint', help='checkpoint file')
     add_backbone_option(parser)
+    add_merge_lora_option(parser)
     parser.add_argument(
         '--dump',
         type=str,
@@ -79,6 +83,9 @@ def merge_args(cfg, args):
         raise FileNotFoundError(f'checkpoint not found: {args.checkpoint}')
     cfg.load_from = args.checkpoint
     add_tunable_loading(cfg, args.backbone)
+    if args.merge_lora:
+        cfg.custom_hooks = list(cfg.custom_hooks) + [
+            dict(type='MergeLoRAHook')]
     return cfg
 
 

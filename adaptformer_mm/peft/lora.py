@@ -223,13 +223,24 @@ def add_lora(block: nn.Module, config: LoRAConfig,
     return names
 
 
-def merge_lora(model: nn.Module) -> int:
+def merge_lora(model: nn.Module, require: bool = False) -> int:
     """Fold every :class:`LoRALinear` of ``model`` into a plain
     ``nn.Linear`` (:meth:`LoRALinear.merged`), in place. The model then has
     exactly the stock modules and keys; its outputs are those of the
-    unmerged model (up to float rounding). Returns how many were merged."""
+    unmerged model (up to float rounding). Returns how many were merged.
+
+    Raises:
+        ValueError: ``require`` and ``model`` has no LoRA layer (the message
+            names its backbone type).
+    """
     found = [(n, m) for n, m in model.named_modules()
              if isinstance(m, LoRALinear)]
+    if require and not found:
+        backbone = getattr(model, 'backbone', model)
+        raise ValueError(
+            f'no LoRA layer to merge: the backbone is '
+            f'{type(backbone).__name__}; LoRA layers come from the LoRA '
+            'backbones (LoRAVideoViT, LoRAViT, backbone.lora_cfg)')
     for name, module in found:
         parent, _, attr = name.rpartition('.')
         owner = model.get_submodule(parent) if parent else model

@@ -213,6 +213,15 @@ def require_video(path: str) -> None:
         raise FileNotFoundError(f'video file not found: {path}')
 
 
+def add_merge_lora_option(parser: argparse.ArgumentParser) -> None:
+    """``--merge-lora``: fold LoRA into the frozen weights before inference
+    (:func:`adaptformer_mm.peft.merge_lora`)."""
+    parser.add_argument(
+        '--merge-lora', action='store_true',
+        help='fold LoRA into the frozen weights first: the stock modules at '
+        'the stock cost, the same outputs up to float rounding')
+
+
 def add_backbone_option(parser: argparse.ArgumentParser) -> None:
     """``--backbone``: the pretrained file that completes a tunable-only
     checkpoint (:func:`adaptformer_mm.apis.load_weights`)."""
