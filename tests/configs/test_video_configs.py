@@ -200,14 +200,14 @@ def test_ablation_configs_match_their_generator(tmp_path):
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     module.main(['--out-dir', str(tmp_path)])
-    made = sorted(osp.relpath(p, tmp_path)
-                  for p in glob.glob(str(tmp_path / '*' / '*.py')))
-    root = osp.join(CONFIG_ROOT, 'ablations')
-    assert made == sorted(osp.relpath(p, root)
-                          for p in glob.glob(osp.join(root, '*', '*.py')))
-    for rel in made:
-        assert open(tmp_path / rel).read() == \
-            open(osp.join(root, rel)).read(), rel
+    for folder in ('ablations', osp.join('image', 'ablations')):
+        made = sorted(osp.relpath(p, tmp_path) for p in glob.glob(
+            str(tmp_path / folder / '*' / '*.py')))
+        assert made == sorted(osp.relpath(p, CONFIG_ROOT) for p in glob.glob(
+            osp.join(CONFIG_ROOT, folder, '*', '*.py')))
+        for rel in made:
+            assert open(tmp_path / rel).read() == \
+                open(osp.join(CONFIG_ROOT, rel)).read(), rel
 
 
 @pytest.mark.parametrize('rel, key, value', [

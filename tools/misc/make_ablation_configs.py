@@ -1,12 +1,16 @@
-"""Write the ablation configs under ``configs/ablations/`` (run once; the
-outputs are committed, and a test checks that they match this script).
+"""Write the ablation configs under ``configs/ablations/`` and
+``configs/image/ablations/`` (run once; the outputs are committed, and a test
+checks that they match this script).
 
-    python tools/misc/make_ablation_configs.py [--out-dir configs/ablations]
+    python tools/misc/make_ablation_configs.py [--out-dir configs]
 
-Every file inherits the AdaptFormer-64 (or VPT) SSv2 experiment, where the
-paper ran its ablations, and overrides one setting. Each sweep folder is
-complete, including the value of the main config, so that
-``for f in configs/ablations/adaptformer_bottleneck/*.py`` runs the sweep.
+Every video file inherits the AdaptFormer-64 (or VPT) SSv2 experiment, where
+the AdaptFormer paper ran its ablations, and overrides one setting; the image
+files (VPT's location, depth and output sweeps, which the VPT paper ran on
+images) inherit the VPT-deep-1 CIFAR-100 experiment on the supervised
+ImageNet-21k ViT-B/16. Each sweep folder is complete, including the value of
+the main config, so that ``for f in configs/ablations/adaptformer_bottleneck/*.py``
+runs the sweep.
 """
 import argparse
 import os
@@ -14,8 +18,11 @@ import os.path as osp
 from typing import Tuple
 
 STEM = 'vit-base-p16_videomae-k400-pre_8xb128-8x4x1-90e_ssv2'
+IMAGE_STEM = 'vit-base-p16_sup-in21k_8xb128-sgd-coslr-100e_cifar100'
 ADAPTFORMER = f'../../adaptformer/adaptformer-64_{STEM}.py'
 VPT = f'../../vpt/vpt-deep-1_{STEM}.py'
+IMAGE_VPT = f'../../vpt/vpt-deep-1_{IMAGE_STEM}.py'
+VIDEO, IMAGE = 'ablations', osp.join('image', 'ablations')
 DEPTH = 12
 WIDTH = 768
 
@@ -31,11 +38,13 @@ def config(comment: str, base: str, body: str) -> str:
 
 
 def method_ablation(rel: str, comment: str, base: str, method_cfg: str,
-                    **fields) -> Tuple[str, str]:
-    """``(path, text)`` of one ablation: ``base`` with these fields of its
-    backbone's ``method_cfg`` (``adapter_cfg``, ``prompt_cfg``) set."""
+                    image: bool = False, **fields) -> Tuple[str, str]:
+    """``(path, text)`` of one ablation, the path under ``configs/``:
+    ``base`` with these fields of its backbone's ``method_cfg``
+    (``adapter_cfg``, ``prompt_cfg``) set."""
     values = ', '.join(f'{key}={value!r}' for key, value in fields.items())
-    return (f'{rel}_{STEM}.py',
+    folder, stem = (IMAGE, IMAGE_STEM) if image else (VIDEO, STEM)
+    return (osp.join(folder, f'{rel}_{stem}.py'),
             config(comment, base, f'model = dict(backbone=dict({method_cfg}'
                    f'=dict({values})))\n'))
 
@@ -94,7 +103,8 @@ def scale_sweep():
                               comment, ADAPTFORMER, 'adapter_cfg', scale=s)
     comment = ('# Ablation, adapter output scale: one learnable s per '
                'adapter, starting at 1.0\n# as in the reference code.')
-    yield (f'adaptformer_scale/adaptformer-64-s-learnable_{STEM}.py',
+    yield (osp.join(VIDEO,
+                    f'adaptformer_scale/adaptformer-64-s-learnable_{STEM}.py'),
            config(comment, ADAPTFORMER,
                   'model = dict(\n    backbone=dict(adapter_cfg=dict('
                   'scale=1.0, learnable_scale=True)))\n'))
@@ -119,7 +129,7 @@ def frames_sweep():
                 "    if step['type'] == 'SampleFrames' else step\n"
                 f'    for step in _base_.{loader}_dataloader.dataset.pipeline'
                 ']))\n')
-        yield (f'adaptformer_frames/adaptformer-64_{stem}.py',
+        yield (osp.join(VIDEO, f'adaptformer_frames/adaptformer-64_{stem}.py'),
                config(comment, ADAPTFORMER, body))
 
 
@@ -141,12 +151,14 @@ def vpt_sweep():
                                   deep=deep)
 
 
-def vpt_location_sweep():
+def vpt_location_sweep(image: bool = False):
     """VPT Sec. 4.3 "Prompt Location" (Fig. 5): prepend (the method), add
-    (one prompt per patch token: 4 x 14 x 14 = 784 on this input), prepend
-    in pixel space (shallow only)."""
-    patches = 4 * 14 * 14
-    pixel = 3 * 2 * 16 * 16  # one 2x16x16 tubelet
+    (one prompt per patch token: 4 x 14 x 14 = 784 on the video input,
+    14 x 14 = 196 on the image one), prepend in pixel space (shallow
+    only)."""
+    patches = 14 * 14 if image else 4 * 14 * 14
+    pixel, patch = ((3 * 16 * 16, '3x16x16 pixel patch') if image else
+                    (3 * 2 * 16 * 16, '3x2x16x16 pixel tubelet'))
     for name, fields, params, text in (
             ('deep-1-prepend', dict(location='prepend'), DEPTH * WIDTH,
              'prepended to the tokens before every\n# block (the method; '
@@ -155,26 +167,27 @@ def vpt_location_sweep():
              WIDTH, 'prepended to the tokens before block\n# 1 only'),
             ('deep-add', dict(location='add', num_tokens=None),
              DEPTH * patches * WIDTH,
-             'added element-wise to the 784 patch\n# tokens before every '
-             'block (one prompt per token; the sequence length is\n# '
+             f'added element-wise to the {patches} patch\n# tokens before '
+             'every block (one prompt per token; the sequence length is\n# '
              'unchanged)'),
             ('shallow-add', dict(location='add', num_tokens=None,
                                  deep=False), patches * WIDTH,
-             'added element-wise to the 784 patch\n# tokens before block 1 '
-             '(one prompt per token)'),
+             f'added element-wise to the {patches} patch\n# tokens before '
+             'block 1 (one prompt per token)'),
             ('shallow-1-prepend-pixel',
              dict(location='prepend_pixel', deep=False), pixel,
-             'one 3x2x16x16 pixel tubelet through\n# the frozen patch '
+             f'one {patch} through\n# the frozen patch '
              'embedding, prepended before block 1 (no position\n# '
              'embedding)')):
         comment = (f'# Ablation, VPT prompt location: {text}.\n'
                    f'# {params:,} prompt parameters. VPT (Fig. 5): prepend '
                    'beats add and pixel space.')
-        yield method_ablation(f'vpt_location/vpt-{name}', comment, VPT,
-                              'prompt_cfg', **fields)
+        yield method_ablation(f'vpt_location/vpt-{name}', comment,
+                              IMAGE_VPT if image else VPT, 'prompt_cfg',
+                              image=image, **fields)
 
 
-def vpt_depth_sweep():
+def vpt_depth_sweep(image: bool = False):
     """VPT Sec. 4.3 "Prompt Depth" (Fig. 6): blocks i -> j (1-based) get a
     prompt set, 1 token each."""
     for first, last in ((1, 1), (1, 3), (1, 6), (1, 9), (1, 12), (3, 12),
@@ -189,12 +202,13 @@ def vpt_depth_sweep():
         comment += ('\n# VPT (Fig. 6): deeper is better; prompts in early '
                     'blocks matter more.')
         yield method_ablation(f'vpt_depth/vpt-deep-1-blocks{first}-{last}',
-                              comment, VPT, 'prompt_cfg', layers=layers)
+                              comment, IMAGE_VPT if image else VPT,
+                              'prompt_cfg', image=image, layers=layers)
 
 
 def vpt_output_sweep():
-    """VPT Sec. 4.3 "Final Output" (Fig. 8) on the video ViT (no CLS token;
-    the image ViT's are under configs/image/ablations/vpt_output/)."""
+    """VPT Sec. 4.3 "Final Output" (Fig. 8) on the video ViT (no CLS
+    token)."""
     for output, text in (
             ('image_pool', 'the mean of the patch outputs (the main\n'
              '# setting)'),
@@ -208,11 +222,36 @@ def vpt_output_sweep():
                               'prompt_cfg', output=output)
 
 
+def image_vpt_output_sweep():
+    """VPT Sec. 4.3 "Final Output" (Fig. 8) on the image ViT, where the CLS
+    token is the main setting."""
+    for output, text in (
+            ('cls', 'the CLS token after the final\n# norm (VPT\'s default '
+             'on the image ViT; the main setting)'),
+            ('global_pool', 'the mean of the prompt and\n# patch outputs '
+             '(CLS excluded) after the final norm'),
+            ('image_pool', 'the mean of the patch outputs\n# after the '
+             'final norm'),
+            ('prompt_pool', 'the mean of the prompt outputs\n# after the '
+             'final norm')):
+        comment = (f'# Ablation, VPT final output on the image ViT: {text}.\n'
+                   '# VPT (Fig. 8, supervised ImageNet-21k ViT-B/16): CLS '
+                   'and image-pool are on a\n# par; pooling that includes '
+                   'the prompt outputs loses up to 8 points.')
+        name = output.replace('_', '-')
+        yield method_ablation(f'vpt_output/vpt-deep-1-{name}', comment,
+                              IMAGE_VPT, 'prompt_cfg', image=True,
+                              output=output)
+
+
 def all_configs():
     for sweep in (bottleneck_sweep, layers_sweep, position_sweep,
                   scale_sweep, frames_sweep, vpt_sweep, vpt_location_sweep,
                   vpt_depth_sweep, vpt_output_sweep):
         yield from sweep()
+    yield from vpt_location_sweep(image=True)
+    yield from vpt_depth_sweep(image=True)
+    yield from image_vpt_output_sweep()
 
 
 def main(argv=None):
@@ -221,7 +260,9 @@ def main(argv=None):
         '--out-dir',
         default=osp.join(
             osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))),
-            'configs', 'ablations'))
+            'configs'),
+        help='the configs folder: writes OUT/ablations/ and '
+        'OUT/image/ablations/')
     args = parser.parse_args(argv)
     for rel, text in all_configs():
         path = osp.join(args.out_dir, rel)

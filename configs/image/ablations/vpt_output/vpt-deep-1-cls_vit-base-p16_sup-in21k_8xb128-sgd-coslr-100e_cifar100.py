@@ -2,7 +2,7 @@
 # norm (VPT's default on the image ViT; the main setting).
 # VPT (Fig. 8, supervised ImageNet-21k ViT-B/16): CLS and image-pool are on a
 # par; pooling that includes the prompt outputs loses up to 8 points.
-_base_ = ['../../vpt/vpt-deep-1_vit-base-p16_sup-in21k_'
-          '8xb128-sgd-coslr-100e_cifar100.py']
+_base_ = ['../../vpt/'
+          'vpt-deep-1_vit-base-p16_sup-in21k_8xb128-sgd-coslr-100e_cifar100.py']
 
 model = dict(backbone=dict(prompt_cfg=dict(output='cls')))
