@@ -1,4 +1,5 @@
-"""Run a recognizer on one video file or clip tensor and rank its classes."""
+"""Run a recognizer on one video file or clip tensor (or an image
+classifier on one image) and rank its classes."""
 import os.path as osp
 from dataclasses import dataclass, field
 from typing import Callable, List, Optional, Sequence, Tuple, Union
@@ -12,6 +13,7 @@ from torch import Tensor, nn
 from .loading import test_pipeline_cfg
 
 VideoInput = Union[str, Tensor]
+ImageInput = Union[str, Tensor]
 
 
 @dataclass
@@ -50,10 +52,54 @@ class Prediction:
                                 for _, name, score in self.topk(k))
 
 
+def is_image_config(cfg) -> bool:
+    """An image classification config (mmpretrain's ``default_scope``)."""
+    return cfg.get('default_scope') == 'mmpretrain'
+
+
 def build_test_pipeline(cfg) -> Callable[[dict], dict]:
-    """The config's test pipeline (decord decoding, sampling, resizing...)."""
+    """The config's test pipeline (decord decoding, sampling, resizing...).
+
+    An image config's pipeline starts after loading, as mmpretrain's
+    ``ImageClassificationInferencer`` builds it: ``LoadImageFromFile`` is
+    removed and :func:`image_data` reads the file."""
     init_default_scope(cfg.get('default_scope', 'mmaction'))
-    return Compose(test_pipeline_cfg(cfg))
+    steps = test_pipeline_cfg(cfg)
+    if is_image_config(cfg):
+        from mmpretrain.datasets import remove_transform
+        steps = remove_transform(steps, 'LoadImageFromFile')
+    return Compose(steps)
+
+
+def input_data(cfg) -> Callable[[Union[str, Tensor], Callable], dict]:
+    """:func:`image_data` for an image config, else :func:`video_data`."""
+    return image_data if is_image_config(cfg) else video_data
+
+
+def image_data(image: ImageInput,
+               pipeline: Optional[Callable[[dict], dict]]) -> dict:
+    """One packed image sample: a file read as mmpretrain's inferencer
+    reads it (``mmcv.imread``, BGR) through ``pipeline`` (from
+    :func:`build_test_pipeline`), or a ``(C, H, W)`` tensor as the pipeline
+    would output it, in pixel values."""
+    from mmpretrain.structures import DataSample
+    if isinstance(image, Tensor):
+        if image.dim() != 3:
+            raise ValueError('an image tensor must be (C, H, W), got shape '
+                             f'{tuple(image.shape)}')
+        return dict(inputs=image, data_samples=DataSample())
+    if not isinstance(image, str):
+        raise TypeError(f'image must be a file path or a tensor, got '
+                        f'{type(image).__name__}')
+    if not osp.isfile(image):
+        raise FileNotFoundError(f'image file not found: {image}')
+    import mmcv
+    img = mmcv.imread(image)
+    if img is None:
+        raise RuntimeError(f'cannot read image {image} (not an image file '
+                           'OpenCV decodes)')
+    return pipeline(dict(img=img, img_shape=img.shape[:2],
+                         ori_shape=img.shape[:2]))
 
 
 def video_data(video: VideoInput,

@@ -12,17 +12,13 @@ as long as they were trained on the same backbone (checked by checksum).
 Inputs are prepared by each task's own test pipeline, so a task answers
 exactly as its own full model does.
 
-Video tasks only, for now. Image tasks (mmpretrain configs) are not
-supported and not tested: building the model and the test pipeline follow
-each task config's ``default_scope``, and task files and checksums do not
-depend on the domain, but the inputs are video only. :func:`video_data`
-passes a file to the pipeline as ``filename`` (mmpretrain's
-``LoadImageFromFile`` reads ``img_path``) and packs a tensor, which must be
-``(C, T, H, W)`` or ``(views, C, T, H, W)``, with mmaction2's
-``ActionDataSample`` (mmpretrain's ``ImageClassifier`` takes ``(C, H, W)``
-and its own ``DataSample``). Missing: an image counterpart of
-:func:`video_data` chosen per task from its config, and a test on an image
-task file.
+Video and image tasks: a task whose config is an mmpretrain one
+(``default_scope='mmpretrain'``, e.g. ``configs/image/``) takes an image file
+or a ``(C, H, W)`` tensor (:func:`.inference.image_data`), the others a
+video file or clip (:func:`.inference.video_data`).
+The tasks of one recognizer share its backbone, so they are all video or all
+image tasks in practice (the two ViTs' keys differ; another backbone's task
+is refused by checksum).
 """
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -33,7 +29,7 @@ from torch import Tensor, nn
 from adaptformer_mm.peft.task_file import (TaskFile, load_task_file,
                                            read_task_file)
 from .inference import (Prediction, VideoInput, build_test_pipeline,
-                        predict_scores, video_data)
+                        input_data, predict_scores)
 from .loading import (ConfigLike, build_model, load_config, read_backbone,
                       test_pipeline_cfg)
 
@@ -41,12 +37,14 @@ from .loading import (ConfigLike, build_model, load_config, read_backbone,
 @dataclass
 class Task:
     """A loaded task: its model (sharing the frozen tensors), class names,
-    test pipeline and the file it came from."""
+    test pipeline, the file it came from and how its inputs are packed
+    (``video_data`` or ``image_data``)."""
     name: str
     model: nn.Module
     classes: List[str]
     pipeline: Callable[[dict], dict]
     task_file: TaskFile
+    data: Callable[..., dict]
     # Tasks with equal test-pipeline configs can share one decoded clip.
     pipeline_key: str = ''
 
@@ -129,6 +127,7 @@ class MultiTaskRecognizer:
                       classes=list(classes if classes is not None
                                    else task.classes),
                       pipeline=build_test_pipeline(cfg), task_file=task,
+                      data=input_data(cfg),
                       pipeline_key=repr(test_pipeline_cfg(cfg)))
         self._tasks[name] = loaded
         return loaded
@@ -140,10 +139,11 @@ class MultiTaskRecognizer:
     def predict(self, video: VideoInput, task: str) -> Prediction:
         """Scores of ``task`` for a video file (decoded by the task's test
         pipeline) or a clip tensor ``(C, T, H, W)`` / ``(views, C, T, H, W)``
-        in pixel values."""
+        in pixel values; for an image task, an image file or a ``(C, H, W)``
+        tensor."""
         loaded = self.task(task)
         scores = predict_scores(loaded.model,
-                                video_data(video, loaded.pipeline))
+                                loaded.data(video, loaded.pipeline))
         return Prediction(scores=scores, classes=loaded.classes, task=task)
 
     def predict_all(self, video: VideoInput) -> Dict[str, Prediction]:
@@ -154,7 +154,7 @@ class MultiTaskRecognizer:
         for name, loaded in self._tasks.items():
             key = loaded.pipeline_key
             if key not in decoded:
-                decoded[key] = video_data(video, loaded.pipeline)
+                decoded[key] = loaded.data(video, loaded.pipeline)
             # test_step writes its prediction into the data sample: each
             # task gets its own copy.
             data = dict(decoded[key],

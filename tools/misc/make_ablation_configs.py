@@ -9,8 +9,8 @@ the AdaptFormer paper ran its ablations, and overrides one setting; the image
 files (VPT's location, depth and output sweeps, which the VPT paper ran on
 images) inherit the VPT-deep-1 CIFAR-100 experiment on the supervised
 ImageNet-21k ViT-B/16. Each sweep folder is complete, including the value of
-the main config, so that ``for f in configs/ablations/adaptformer_bottleneck/*.py``
-runs the sweep.
+the main config, so that
+``for f in configs/ablations/adaptformer_bottleneck/*.py`` runs the sweep.
 """
 import argparse
 import os
