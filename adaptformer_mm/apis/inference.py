@@ -76,6 +76,15 @@ def input_data(cfg) -> Callable[[Union[str, Tensor], Callable], dict]:
     return image_data if is_image_config(cfg) else video_data
 
 
+def require_file(path, kind: str) -> None:
+    """An input that is not a tensor must be a file that exists."""
+    if not isinstance(path, str):
+        raise TypeError(f'{kind} must be a file path or a tensor, got '
+                        f'{type(path).__name__}')
+    if not osp.isfile(path):
+        raise FileNotFoundError(f'{kind} file not found: {path}')
+
+
 def image_data(image: ImageInput,
                pipeline: Optional[Callable[[dict], dict]]) -> dict:
     """One packed image sample: a file read as mmpretrain's inferencer
@@ -88,11 +97,7 @@ def image_data(image: ImageInput,
             raise ValueError('an image tensor must be (C, H, W), got shape '
                              f'{tuple(image.shape)}')
         return dict(inputs=image, data_samples=DataSample())
-    if not isinstance(image, str):
-        raise TypeError(f'image must be a file path or a tensor, got '
-                        f'{type(image).__name__}')
-    if not osp.isfile(image):
-        raise FileNotFoundError(f'image file not found: {image}')
+    require_file(image, 'image')
     import mmcv
     img = mmcv.imread(image)
     if img is None:
@@ -114,11 +119,7 @@ def video_data(video: VideoInput,
             raise ValueError('a clip tensor must be (C, T, H, W) or (views, '
                              f'C, T, H, W), got shape {tuple(video.shape)}')
         return dict(inputs=clip, data_samples=ActionDataSample())
-    if not isinstance(video, str):
-        raise TypeError(f'video must be a file path or a tensor, got '
-                        f'{type(video).__name__}')
-    if not osp.isfile(video):
-        raise FileNotFoundError(f'video file not found: {video}')
+    require_file(video, 'video')
     data = dict(filename=video, label=-1, start_index=0, modality='RGB')
     try:
         return pipeline(data)
