@@ -492,8 +492,11 @@ def pretrain_stage(args, seed: int, root: str) -> Dict:
 
 def finish_pretrain(entry: Dict, result: Dict) -> Dict:
     """Record a finished pre-training; move it into the cache."""
+    # The thread count changes the summation order, hence the last digits
+    # of the weights: recorded with the checkpoint that it made.
     meta = dict(val=result['val'], seconds=result['seconds'],
                 pretrain_seed=result['pretrain_seed'],
+                threads=entry['stage'].threads,
                 checkpoint_name=osp.basename(result['checkpoint']),
                 config=osp.join('configs', 'demo', PRETRAIN_CONFIG))
     work_dir = entry['stage'].work_dir
@@ -505,9 +508,16 @@ def finish_pretrain(entry: Dict, result: Dict) -> Dict:
         try:
             os.rename(work_dir, entry['cache'])
             folder = entry['cache']
-            # Keep the stage's config with the checkpoint it made.
-            os.replace(entry['stage'].stage_config,
-                       osp.join(folder, 'stage_config.py'))
+            # Keep the stage's config with the checkpoint it made, and the
+            # command that reran it pointing at both where they now are.
+            config = osp.join(folder, 'stage_config.py')
+            os.replace(entry['stage'].stage_config, config)
+            command = osp.join(folder, 'command.txt')
+            with open(command) as f:
+                text = f.read()
+            with open(command, 'w') as f:
+                f.write(text.replace(entry['stage'].stage_config, config)
+                        .replace(work_dir, folder))
         except OSError:  # another demo cached the same one meanwhile
             shutil.rmtree(work_dir)
             folder = entry['cache']
@@ -686,8 +696,8 @@ def report(args, root: str, pres: Dict, runs: List[Dict], choices: Dict,
     sections = [
         '# The papers\' comparison in miniature\n',
         'Pre-trained on the 24-class corpus (val top-1): ' + ', '.join(
-            f'seed {s} {100 * p["val"]:.1f}%'
-            f'{" (cached)" if p["cached"] else ""}'
+            f'seed {s} {100 * p["val"]:.1f}% ({p.get("threads", "?")} '
+            f'thread(s){", cached" if p["cached"] else ""})'
             for s, p in sorted(pres.items())) + '.\n',
         f'Settings: {json.dumps(settings)}\n',
         'Top-1 on the test split, mean ± std over the transfer seeds'

@@ -9,6 +9,7 @@ ordering is not asserted (2 epochs on 16 clips mean nothing).
 import json
 import os
 import os.path as osp
+import shlex
 import shutil
 import subprocess
 
@@ -109,6 +110,15 @@ def test_report_files(demo):
     assert png[:8] == b'\x89PNG\r\n\x1a\n' and len(png) > 10_000
     assert report['settings']['seeds'] == [0, 1]
     assert report['pretrain']['0']['cached'] is False
+    # one pre-training on both stage slots: 2 jobs x 1 thread
+    assert report['pretrain']['0']['threads'] == 2
+    assert 'seed 0 ' in md and '% (2 thread(s))' in md
+    # The cached pre-training's command reruns it from where it now lies.
+    cache = osp.dirname(report['pretrain']['0']['checkpoint'])
+    command = shlex.split(open(osp.join(cache, 'command.txt')).read())
+    assert command[-4:] == [osp.join(cache, 'stage_config.py'),
+                            '--work-dir', cache, '--test']
+    assert osp.isfile(command[-4])
 
 
 def test_tsne_of_each_method_at_its_tuned_lr(demo):
@@ -162,6 +172,8 @@ def test_full_reuses_the_cache_from_a_folder_with_a_space(demo,
     report = json.load(open(osp.join(work_dir, 'results.json')))
     assert report['pretrain']['0']['cached'] is True
     assert report['pretrain']['1']['cached'] is False
+    # two pre-training seeds share the 2 slots, whatever the cache holds
+    assert [report['pretrain'][s]['threads'] for s in '01'] == [2, 1]
     assert len(os.listdir(osp.join(data, 'pretrained'))) == 2
     assert report['pretrain']['0']['checkpoint'].startswith(data)
     rows = report['rows']
