@@ -1,17 +1,25 @@
 """--merge-lora in tools/test.py (MergeLoRAHook) and tools/demo.py: the
 trained LoRA model, merged, gives its unmerged outputs from stock modules."""
 import copy
+import os.path as osp
 import types
 
+import mmengine
 import pytest
 import torch
+from mmengine.config import Config
 from mmengine.logging import MMLogger
 
+from adaptformer_mm.apis import build_model
 from adaptformer_mm.engine.hooks import MergeLoRAHook
 from adaptformer_mm.peft import LoRALinear
 from adaptformer_mm.peft.task_file import write_task_file
 from ..apis.tiny_tasks import (load_tool, noisy_video, tiny_cfg,
                                trained_model, write_backbone)
+from ..conftest import REPO
+
+LORA_DEMO = osp.join(REPO, 'configs', 'demo', 'lora-2_vit-tiny-p16_prim24-'
+                     'pre_adamw-24e_synthetic-dynamics.py')
 
 
 @pytest.fixture(scope='module')
@@ -51,7 +59,6 @@ def test_hook_merges_before_test_with_the_same_outputs(lora):
 
 def test_hook_refuses_a_model_without_lora(lora):
     cfg = tiny_cfg(3, method='TunableVideoViT')
-    from adaptformer_mm.apis import build_model
     with pytest.raises(ValueError, match='no LoRA layer to merge: the '
                        'backbone is TunableVideoViT'):
         MergeLoRAHook().before_test(runner_of(build_model(cfg)))
@@ -83,3 +90,41 @@ def test_demo_merged_scores_equal_unmerged(lora, capsys):
                                atol=1e-5)
     assert not torch.equal(unmerged.scores, torch.full_like(
         unmerged.scores, unmerged.scores[0]))  # a real prediction
+
+
+def test_test_tool_merged_run_predicts_as_the_unmerged_one(
+        tmp_path, synthetic_root, capsys):
+    """Through the Runner: ``tools/test.py --merge-lora`` merges after the
+    checkpoint is loaded, and every test prediction keeps its scores."""
+    cfg = Config.fromfile(LORA_DEMO)
+    cfg.model.backbone.update(depth=2, embed_dims=32, num_heads=2,
+                              init_cfg=None)
+    cfg.model.cls_head.in_channels = 32
+    for loader in ('train_dataloader', 'val_dataloader', 'test_dataloader'):
+        cfg[loader].update(batch_size=4, num_workers=0,
+                           persistent_workers=False)
+        cfg[loader].dataset.update(data_root=synthetic_root, num_train=16,
+                                   num_val=8, num_test=8)
+    model = build_model(cfg)
+    gen = torch.Generator().manual_seed(5)
+    with torch.no_grad():
+        for param in model.parameters():
+            if param.requires_grad:  # LoRA (both factors) and head trained
+                param.copy_(torch.randn(param.shape, generator=gen) * 0.3)
+    checkpoint, config = str(tmp_path / 'lora.pth'), str(tmp_path / 'lora.py')
+    torch.save(dict(meta={}, state_dict=model.state_dict()), checkpoint)
+    cfg.dump(config)
+    tool, dumps = load_tool('test'), {}
+    for name, flags in (('plain', []), ('merged', ['--merge-lora'])):
+        dumps[name] = str(tmp_path / f'{name}.pkl')
+        tool.main([config, checkpoint, '--work-dir', str(tmp_path / name),
+                   '--dump', dumps[name]] + flags)
+    assert 'MergeLoRAHook: merged LoRA into 4 linear layers' in \
+        capsys.readouterr().out
+    plain, merged = mmengine.load(dumps['plain']), mmengine.load(
+        dumps['merged'])
+    assert len(plain) == len(merged) == 8
+    for a, b in zip(plain, merged):
+        torch.testing.assert_close(b['pred_score'], a['pred_score'], rtol=0,
+                                   atol=1e-5)
+    assert len({tuple(p['pred_score'].tolist()) for p in plain}) > 1
