@@ -3,6 +3,9 @@
     python tools/multitask_demo.py VIDEO BACKBONE [NAME=]TASK.pth ...
         [--task NAME ...] [--topk 5] [--device cpu]
 
+For image tasks (mmpretrain configs, ``configs/image/``) VIDEO is an image
+file.
+
 BACKBONE (the pretrained file the tasks were trained on) is read once; each
 task file brings its adapters / prompts, head, config and class names
 (``tools/export_peft.py`` or ``TunableCheckpointHook`` write them). A task is

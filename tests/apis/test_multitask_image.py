@@ -13,6 +13,7 @@ from adaptformer_mm.apis.inference import (build_test_pipeline, image_data,
                                            predict_scores)
 from adaptformer_mm.peft.task_file import write_task_file
 from ..conftest import REPO
+from .tiny_tasks import load_tool
 
 ARCH_VIT = dict(embed_dims=64, num_layers=2, num_heads=4,
                 feedforward_channels=128)
@@ -131,3 +132,17 @@ def test_image_inputs_errors_name_the_problem(tasks):
     text.write_text('not an image')
     with pytest.raises(RuntimeError, match='cannot read image .*notes.txt'):
         recognizer.predict(str(text), task='prompts')
+
+
+def test_multitask_demo_answers_image_tasks(tasks, capsys):
+    tmp, backbone, specs, image, _ = tasks
+    preds = load_tool('multitask_demo').main(
+        [image, backbone] + [f'{name}={path}'
+                             for name, (_, path, _) in specs.items()] +
+        ['--topk', '2'])
+    out = capsys.readouterr().out
+    for name, (model, _, cfg) in specs.items():
+        expected = predict_scores(
+            model, image_data(image, build_test_pipeline(cfg)))
+        assert torch.equal(preds[name].scores, expected)
+        assert f'[{name}] {preds[name].topk(1)[0][1]} ' in out
