@@ -13,7 +13,7 @@ from adaptformer_mm.apis.inference import (build_test_pipeline, image_data,
                                            predict_scores)
 from adaptformer_mm.peft.task_file import write_task_file
 from ..conftest import REPO
-from .tiny_tasks import load_tool
+from .tiny_tasks import load_tool, randomize_trainable
 
 ARCH_VIT = dict(embed_dims=64, num_layers=2, num_heads=4,
                 feedforward_channels=128)
@@ -73,11 +73,7 @@ def tasks(request, tmp_path_factory):
         cfg = tiny_image_cfg(family, recipe, classes, backbone)
         model = build_model(cfg)
         model.init_weights()  # loads the backbone file
-        gen = torch.Generator().manual_seed(seed)
-        with torch.no_grad():
-            for param in model.parameters():
-                if param.requires_grad:  # as if trained
-                    param.copy_(torch.randn(param.shape, generator=gen) * .3)
+        randomize_trainable(model, seed)
         model.eval()
         path = str(tmp / f'{name}.pth')
         write_task_file(path, model, config=cfg.pretty_text,

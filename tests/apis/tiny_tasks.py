@@ -70,16 +70,24 @@ def tiny_cfg(num_classes=3, method='AdaptFormerVideoViT', pretrained=None,
         test_dataloader=dict(dataset=dict(metainfo=dict(classes=classes)))))
 
 
-def trained_model(cfg, backbone_path, seed):
-    """``cfg``'s model on the backbone with its trainable tensors (and the
-    head's BatchNorm statistics) set as if trained: every task differs."""
-    model = build_model(cfg)
-    model.load_state_dict(read_backbone(backbone_path), strict=False)
+def randomize_trainable(model, seed):
+    """Every trainable tensor of ``model`` set as if trained (normal, std
+    0.3, from ``seed``); returns the generator for more draws."""
     gen = torch.Generator().manual_seed(seed)
     with torch.no_grad():
         for param in model.parameters():
             if param.requires_grad:
                 param.copy_(torch.randn(param.shape, generator=gen) * 0.3)
+    return gen
+
+
+def trained_model(cfg, backbone_path, seed):
+    """``cfg``'s model on the backbone with its trainable tensors (and the
+    head's BatchNorm statistics) set as if trained: every task differs."""
+    model = build_model(cfg)
+    model.load_state_dict(read_backbone(backbone_path), strict=False)
+    gen = randomize_trainable(model, seed)
+    with torch.no_grad():
         bn = getattr(model.cls_head, 'bn', None)
         if bn is not None:
             bn.running_mean.normal_(0, 0.5, generator=gen)

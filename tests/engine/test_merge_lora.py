@@ -14,8 +14,8 @@ from adaptformer_mm.apis import build_model
 from adaptformer_mm.engine.hooks import MergeLoRAHook
 from adaptformer_mm.peft import LoRALinear
 from adaptformer_mm.peft.task_file import write_task_file
-from ..apis.tiny_tasks import (load_tool, noisy_video, tiny_cfg,
-                               trained_model, write_backbone)
+from ..apis.tiny_tasks import (load_tool, noisy_video, randomize_trainable,
+                               tiny_cfg, trained_model, write_backbone)
 from ..conftest import REPO
 
 LORA_DEMO = osp.join(REPO, 'configs', 'demo', 'lora-2_vit-tiny-p16_prim24-'
@@ -106,11 +106,7 @@ def test_test_tool_merged_run_predicts_as_the_unmerged_one(
         cfg[loader].dataset.update(data_root=synthetic_root, num_train=16,
                                    num_val=8, num_test=8)
     model = build_model(cfg)
-    gen = torch.Generator().manual_seed(5)
-    with torch.no_grad():
-        for param in model.parameters():
-            if param.requires_grad:  # LoRA (both factors) and head trained
-                param.copy_(torch.randn(param.shape, generator=gen) * 0.3)
+    randomize_trainable(model, 5)  # LoRA (both factors) and head
     checkpoint, config = str(tmp_path / 'lora.pth'), str(tmp_path / 'lora.py')
     torch.save(dict(meta={}, state_dict=model.state_dict()), checkpoint)
     cfg.dump(config)
