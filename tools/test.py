@@ -16,8 +16,7 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 import adaptformer_mm  # noqa: E402,F401  (stack fixes + registrations)
 from adaptformer_mm.engine import setup_cpu_distributed  # noqa: E402
-from adaptformer_mm.engine.hooks.tunable_checkpoint import (  # noqa: E402
-    pretrained_backbone_file)
+from adaptformer_mm.peft import pretrained_backbone_file  # noqa: E402
 from adaptformer_mm.utils.cli import (  # noqa: E402
     add_backbone_option, add_merge_lora_option, add_runner_options,
     parse_runner_args, runner_parser, set_work_dir)

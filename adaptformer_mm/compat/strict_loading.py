@@ -24,6 +24,7 @@ check (the video backbones fit ``pos_embed`` to another frame count), so the
 check compares what the module was actually given, after such adaptation.
 """
 import logging
+import os
 import weakref
 from collections import deque
 from typing import Deque, List, Mapping, Optional, Tuple
@@ -258,6 +259,11 @@ def patch_strict_loading() -> None:
         return
 
     def load_checkpoint(cls, filename, map_location=None, logger='current'):
+        if not isinstance(filename, (str, os.PathLike)):
+            # A wrong argument (Video Swin's pretrained=None with
+            # pretrained2d=True), not a bad file: the stock TypeError.
+            raise TypeError(f'a checkpoint must be a file path or URL '
+                            f'(str), got {filename!r}')
         try:
             checkpoint = current(cls, filename, map_location, logger)
         except (OSError, RuntimeError):

@@ -11,23 +11,10 @@ from .transforms import ScaledDecordDecode, ScaledDecordInit, short_side_size
 
 __all__ = [
     'AnnotationError', 'BadSampleError', 'BadSampleMixin',
-    'BadSampleReportHook', 'CheckedVideoDataset', 'ClassBalancedSubset',
-    'GPUDecode',
+    'CheckedVideoDataset', 'ClassBalancedSubset', 'GPUDecode',
     'GPUDecodeInit', 'RepeatedAugDataset',
     'ScaledDecordDecode', 'ScaledDecordInit', 'SVHN', 'SYNTHETIC_TASKS',
     'SyntheticVideoDataset', 'generate_synthetic_dataset',
     'prepare_synthetic', 'repeated_aug_collate', 'short_side_size',
     'synthetic_folder'
 ]
-
-
-def __getattr__(name):
-    # BadSampleReportHook lives in adaptformer_mm.engine.hooks now; this
-    # keeps `from adaptformer_mm.datasets import BadSampleReportHook`
-    # working without the datasets package importing the engine (whose hook
-    # imports this package).
-    if name == 'BadSampleReportHook':
-        from adaptformer_mm.engine.hooks.bad_sample_report import \
-            BadSampleReportHook
-        return BadSampleReportHook
-    raise AttributeError(f'module {__name__!r} has no attribute {name!r}')

@@ -15,8 +15,8 @@ from .mlp_head import MLP, MLPHeadConfig
 from .partial import PartialConfig
 from .prompt import (PROMPT_INITS, PromptConfig, PromptTokens,
                      xavier_prompt_bound)
-from .tunable import (ParamSummary, keep_in_eval, load_tunable_state_dict,
-                      set_trainable, summarize_parameters, trainable_groups,
+from .tunable import (ParamSummary, keep_in_eval, set_trainable,
+                      summarize_parameters, trainable_groups,
                       tunable_state_dict)
 from .tunable_state import (BackboneMismatchError, complete_tunable_state,
                             frozen_checksum, pretrained_backbone_file,
@@ -26,8 +26,8 @@ __all__ = [
     'MethodConfig', 'resolve_layers', 'AdapterConfig', 'AdaptMLP',
     'ADAPTER_MODES', 'LAYERNORM_OPTIONS', 'PromptConfig', 'PromptTokens',
     'xavier_prompt_bound', 'PROMPT_INITS', 'ParamSummary', 'keep_in_eval',
-    'load_tunable_state_dict', 'set_trainable', 'summarize_parameters',
-    'trainable_groups', 'tunable_state_dict', 'BackboneMismatchError',
+    'set_trainable', 'summarize_parameters', 'trainable_groups',
+    'tunable_state_dict', 'BackboneMismatchError',
     'complete_tunable_state', 'frozen_checksum', 'pretrained_backbone_file',
     'restore_tunable_state'
 ]

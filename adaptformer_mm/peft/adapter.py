@@ -7,7 +7,7 @@ placement (parallel or sequential to the MLP) from the same config.
 """
 import dataclasses
 import math
-from typing import Optional, Tuple
+from typing import Optional, Sequence, Tuple
 
 import torch
 from torch import Tensor, nn
@@ -88,6 +88,12 @@ class AdapterConfig(MethodConfig):
         # Frozen: store the list a config file gives as a tuple.
         object.__setattr__(self, 'layers',
                            layers_field(f'{key}.layers', self.layers))
+
+    def stage_configs(self, widths: Sequence[int]
+                      ) -> Tuple['AdapterConfig', ...]:
+        """The config of each stage's AdaptMLPs, for stages of ``widths``
+        (one bottleneck for all: this config in each)."""
+        return (self, ) * len(widths)
 
     def resolve_layers(self, depth: int) -> Tuple[int, ...]:
         """The adapted blocks of a model with ``depth`` blocks, sorted (see

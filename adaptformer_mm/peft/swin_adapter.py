@@ -13,7 +13,7 @@ Pure Python: the stage widths come from the backbone at build.
 """
 import dataclasses
 from collections.abc import Mapping, Sequence
-from typing import Any, Optional, Tuple, Union
+from typing import Any, Tuple, Union
 
 from .adapter import AdapterConfig
 from .config import MethodConfig, is_int
@@ -86,6 +86,12 @@ class SwinAdapterConfig(AdapterConfig):
                 f'{list(self.bottleneck)!r}')
         return self.bottleneck
 
+    def stage_configs(self, widths: Sequence[int]
+                      ) -> Tuple[AdapterConfig, ...]:
+        """The plain config of each stage's AdaptMLPs
+        (:meth:`stage_bottlenecks`, :meth:`for_stage`)."""
+        return tuple(self.for_stage(r) for r in self.stage_bottlenecks(widths))
+
     def for_stage(self, bottleneck: int) -> AdapterConfig:
         """The plain :class:`AdapterConfig` of a stage's AdaptMLPs."""
         fields = {
@@ -94,15 +100,3 @@ class SwinAdapterConfig(AdapterConfig):
         }
         fields['bottleneck'] = bottleneck
         return AdapterConfig(**fields)
-
-
-def swin_adapter_params(widths: Sequence[int], depths: Sequence[int],
-                        bottlenecks: Optional[Sequence[int]] = None) -> int:
-    """Parameters of an AdaptMLP (fixed scale, no LayerNorm) in every block:
-    ``sum_s depth_s * (2 * d_s * r_s + r_s + d_s)``; ``bottlenecks`` None is
-    the ``width // 12`` default. Swin-B (depths 2/2/18/2, widths
-    128/256/512/1024): 1,161,948."""
-    if bottlenecks is None:
-        bottlenecks = [max(1, w // SWIN_WIDTH_DIVISOR) for w in widths]
-    return sum(n * (2 * d * r + r + d)
-               for d, n, r in zip(widths, depths, bottlenecks))

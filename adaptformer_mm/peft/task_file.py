@@ -58,7 +58,7 @@ TASK_FILE_VERSION = 1
 TUNABLE_ONLY_KEY = 'tunable_only'
 # Backbone settings copied into the metadata when the backbone has them;
 # every method config (a MethodConfig attribute) is copied too, under its key.
-METHOD_ATTRS = ('tuning', 'train_fc_norm')
+METHOD_ATTRS = ('tuning', 'train_final_norm')
 # Training-set settings copied into the metadata when the train dataset's
 # metainfo has them: the data-scale subset of
 # adaptformer_mm/datasets/balanced_subset.py.

@@ -8,7 +8,7 @@ and persistent buffers, so a BatchNorm head keeps its running statistics).
 import re
 from collections import OrderedDict
 from dataclasses import dataclass, field
-from typing import Callable, Dict, Iterable, List, Mapping, Tuple
+from typing import Callable, Dict, Iterable, List, Tuple
 
 from torch import Tensor, nn
 
@@ -185,27 +185,3 @@ def tunable_state_dict(model: nn.Module) -> 'OrderedDict[str, Tensor]':
         (k, v.detach()) for k, v in state.items()
         if any(k == g or k.startswith(g + '.') if g else True
                for g in groups))
-
-
-def load_tunable_state_dict(
-        model: nn.Module,
-        state_dict: Mapping[str, Tensor],
-        strict: bool = True) -> Tuple[List[str], List[str]]:
-    """Load a state dict saved by :func:`tunable_state_dict`.
-
-    Returns ``(missing, unexpected)``: trainable keys the file lacks, and keys
-    of the file that are not trainable state of ``model``. With ``strict``
-    either being non-empty raises ``KeyError`` naming the keys, before any
-    tensor is copied.
-    """
-    expected = set(tunable_state_dict(model))
-    missing = sorted(expected - set(state_dict))
-    unexpected = sorted(set(state_dict) - expected)
-    if strict and (missing or unexpected):
-        raise KeyError(
-            'tunable state dict does not match the trainable part of the '
-            f'model: missing {missing or "none"}; unexpected (frozen or '
-            f'unknown) {unexpected or "none"}')
-    model.load_state_dict(
-        {k: v for k, v in state_dict.items() if k in expected}, strict=False)
-    return missing, unexpected

@@ -1,6 +1,6 @@
 # VPT-deep on Video Swin-B, Something-Something v2: one prompt token per
 # block, of its stage's width, in every window (VPT's Swin design, see
-# adaptformer_mm/models/backbones/swin_vpt.py): 12,032 prompt parameters
+# adaptformer_mm/models/backbones/vpt.py): 12,032 prompt parameters
 # (2 x 128 + 2 x 256 + 18 x 512 + 2 x 1024) + head.
 # Paper: no number (VPT ran image Swin only; AdaptFormer reports ViT only).
 _base_ = [

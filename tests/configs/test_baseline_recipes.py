@@ -1,7 +1,9 @@
-"""The image configs of the VPT paper's baselines, LoRA and the attentive
-probe (CIFAR-100): the image recipe, and a tiny build that trains what the
-method says. (Their video configs, demo ones included, are loaded, built and
-checked against the recipe by test_video_configs.py.)"""
+"""The image ViT configs of the VPT paper's baselines, LoRA and the
+attentive probe (CIFAR-100): the image recipe, and a tiny build that trains
+what the method says. (Their video configs, demo ones included, are loaded,
+built and checked against the recipe by test_video_configs.py; the Swin-B
+ones, video and image, by the Swin rows of test_video_configs.py and
+test_image_configs.py.)"""
 import glob
 import os.path as osp
 
@@ -19,7 +21,8 @@ IMAGE_ROOT = osp.join(REPO, 'configs', 'image')
 FOLDERS = ('partial', 'bitfit', 'mlp_head', 'lora', 'attentive_probe')
 CONFIGS = sorted(
     osp.relpath(p, IMAGE_ROOT) for f in FOLDERS
-    for p in glob.glob(osp.join(IMAGE_ROOT, f, '*.py')))
+    for p in glob.glob(osp.join(IMAGE_ROOT, f, '*.py'))
+    if 'swin' not in osp.basename(p))
 ARCH = dict(embed_dims=64, num_layers=2, num_heads=4, feedforward_channels=256)
 
 

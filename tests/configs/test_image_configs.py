@@ -20,11 +20,15 @@ import adaptformer_mm  # noqa: F401  (registrations + stack fixes)
 from adaptformer_mm.peft import tunable_state_dict
 
 from ..conftest import REPO
+from .swin_baselines import (CLASS_PREFIXES, assert_is_the_recipe,
+                             assert_trains_its_part, build_on_meta, header,
+                             stock_backbone)
 
 IMAGE_ROOT = osp.join(REPO, 'configs', 'image')
 # The paper's image grid (Table 1 of AdaptFormer: four methods x three
-# datasets x two pre-trainings). The baselines' recipes are checked in
-# test_baseline_recipes.py, the Swin ones in models/backbones/test_swin.py.
+# datasets x two pre-trainings). The ViT baselines' recipes are checked in
+# test_baseline_recipes.py, the Swin-B baselines at the end of this module,
+# AdaptFormer and VPT on Swin in models/backbones/test_swin.py.
 GRID_METHODS = ('adaptformer', 'full', 'linear', 'vpt')
 IMAGE_CONFIGS = sorted(
     osp.relpath(p, IMAGE_ROOT)
@@ -247,3 +251,87 @@ def test_cross_modality_config_builds_and_loads_an_inflated_image_vit(
         image.patch_embed.projection.weight / 2)
     clip = torch.randn(1, 3, 8, 32, 32)
     assert model.backbone(clip).shape == (1, 64)
+
+
+# ------------------------------------------------------- Swin-B baselines
+SWIN = 'swin-base-w7_sup-in21k_8xb128-sgd-coslr-100e'
+SWIN_BASELINES = {  # folder -> (method part of the name, backbone count)
+    'lora': ('lora-8', 577_536),
+    'bitfit': ('bitfit', 137_216),
+    'partial': ('partial-1', 12_603_680),
+    'attentive_probe': ('attentive-probe', 3_151_872),
+}
+TINY_SWIN = dict(arch=dict(embed_dims=32, depths=[2, 2], num_heads=[2, 4]),
+                 img_size=32, patch_size=4, window_size=4,
+                 drop_path_rate=0.0, out_indices=(1, ))
+
+
+def swin_baseline(folder):
+    return osp.join(IMAGE_ROOT, folder,
+                    f'{SWIN_BASELINES[folder][0]}_{SWIN}_cifar100.py')
+
+
+@pytest.mark.parametrize('folder', SWIN_BASELINES)
+def test_swin_baseline_is_the_adaptformer_swin_recipe(folder):
+    cfg = Config.fromfile(swin_baseline(folder))
+    recipe = Config.fromfile(osp.join(
+        IMAGE_ROOT, 'adaptformer', f'adaptformer-dim12_{SWIN}_cifar100.py'))
+    assert cfg.model.backbone.type == CLASS_PREFIXES[folder] + 'Swin'
+    assert_is_the_recipe(cfg, recipe)
+    assert 'Paper: no number' in header(swin_baseline(folder))
+
+
+@pytest.fixture(scope='module')
+def swin_b():
+    """mmpretrain's SwinTransformer as the Swin-B recipe builds it, on the
+    meta device."""
+    from mmpretrain.registry import MODELS
+    base = Config.fromfile(osp.join(IMAGE_ROOT, '_base_', 'models',
+                                    'swin-base-w7_sup-in21k.py'))
+    return stock_backbone(MODELS, 'SwinTransformer', base.model.backbone,
+                          meta=True)
+
+
+@pytest.mark.parametrize('folder', SWIN_BASELINES)
+def test_swin_baseline_trains_the_count_its_header_states(folder, swin_b):
+    """Swin-B (2/2/18/2 blocks, widths 128..1024), built on the meta
+    device: the registered backbone trains the count of the header, which
+    is what the method trains or adds on the stock model."""
+    count = SWIN_BASELINES[folder][1]
+    assert f'= {count:,} parameters' in header(swin_baseline(folder))
+    backbone = build_on_meta(Config.fromfile(swin_baseline(folder))).backbone
+    assert all(p.is_meta for p in backbone.parameters())
+    assert assert_trains_its_part(folder, backbone, swin_b) == count
+
+
+@pytest.mark.parametrize('folder', SWIN_BASELINES)
+def test_tiny_swin_baseline_trains_its_part_through_the_recipe_head(folder):
+    """The config on a tiny Swin (widths 32/64, 2 + 2 blocks, windows 4,
+    32x32 images): a loss through the recipe's neck and head, and gradients
+    on exactly the trainable tensors."""
+    from mmpretrain.registry import MODELS
+    from mmpretrain.structures import DataSample
+    cfg = Config.fromfile(swin_baseline(folder))
+    cfg.model.backbone.update(TINY_SWIN, init_cfg=None)
+    cfg.model.neck[1].input_features = 64
+    cfg.model.head.in_channels = 64
+    init_default_scope('mmpretrain')
+    torch.manual_seed(0)
+    model = MODELS.build(cfg.model)
+    stock = stock_backbone(MODELS, 'SwinTransformer', cfg.model.backbone)
+    backbone = model.backbone
+    assert_trains_its_part(folder, backbone, stock)
+    inputs = torch.randn(2, 3, 32, 32)
+    if folder == 'attentive_probe':
+        # One pooled token per image, as a map the pooling neck keeps.
+        out = backbone(inputs)
+        out = out if torch.is_tensor(out) else out[-1]
+        assert out.shape == (2, 64, 1, 1)
+    model.train()
+    samples = [DataSample().set_gt_label(i) for i in range(2)]
+    loss = model(inputs, samples, mode='loss')['loss']
+    loss.backward()
+    assert torch.isfinite(loss)
+    trainable = {n for n, p in backbone.named_parameters() if p.requires_grad}
+    assert {n for n, p in backbone.named_parameters()
+            if p.grad is not None} == trainable

@@ -31,11 +31,15 @@ from adaptformer_mm.datasets.synthetic import write_video
 from adaptformer_mm.utils.pipeline import DATASET_WRAPPERS
 
 from ..conftest import REPO
+from .swin_baselines import (CLASS_PREFIXES, assert_is_the_recipe,
+                             assert_trains_its_part, build_on_meta, header,
+                             stock_backbone)
 
 CONFIG_ROOT = osp.join(REPO, 'configs')
 # Tested by their owners' modules: image and cross-modality configs here in
-# tests/configs/, the Swin ones (no ViT arguments to shrink) in
-# tests/models/backbones/test_swin.py.
+# tests/configs/; the Swin ones (no ViT arguments to shrink): AdaptFormer and
+# VPT in tests/models/backbones/test_swin.py, the baselines at the end of
+# this module.
 NOT_HERE = ('image', 'cross_modality')
 CONFIGS = sorted(
     osp.relpath(p, CONFIG_ROOT)
@@ -462,3 +466,86 @@ def test_auto_scale_lr_gives_point_one_times_batch_over_256(
     lrs = [g['lr'] for g in optim_wrapper.param_groups]
     expected = 0.1 * gpus * batch / 256 if auto else 0.4
     assert lrs == pytest.approx([expected] * len(lrs))
+
+
+# ------------------------------------------------------- Swin-B baselines
+SWIN = 'swin-base-p244-w877_in1k-k400-pre_8xb128-8x4x1-90e'
+SWIN_BASELINES = {  # folder -> (method part of the names, backbone count)
+    'lora': ('lora-8', 577_536),
+    'bitfit': ('bitfit', 137_216),
+    'partial': ('partial-1', 12_679_392),
+    'attentive_probe': ('attentive-probe', 3_151_872),
+}
+SWIN_ROWS = [(folder, dataset) for folder in SWIN_BASELINES
+             for dataset in ('ssv2', 'hmdb51-split1')]
+TINY_VIDEO_SWIN = dict(
+    arch=dict(embed_dims=32, depths=[2, 2], num_heads=[2, 4]),
+    patch_size=(2, 4, 4), window_size=(2, 4, 4), drop_path_rate=0.0,
+    out_indices=(1, ))
+
+
+def swin_baseline(folder, dataset):
+    method = SWIN_BASELINES[folder][0]
+    return osp.join(folder, f'{method}_{SWIN}_{dataset}.py')
+
+
+@pytest.mark.parametrize('folder, dataset', SWIN_ROWS)
+def test_swin_baseline_is_the_adaptformer_swin_recipe(folder, dataset):
+    cfg = load(swin_baseline(folder, dataset))
+    recipe = load(osp.join('adaptformer',
+                           f'adaptformer-dim12_{SWIN}_{dataset}.py'))
+    assert cfg.model.backbone.type == CLASS_PREFIXES[folder] + 'VideoSwin'
+    assert_is_the_recipe(cfg, recipe)
+    assert 'Paper: no number' in header(
+        osp.join(CONFIG_ROOT, swin_baseline(folder, dataset)))
+
+
+@pytest.fixture(scope='module')
+def video_swin_b():
+    """mmaction2's SwinTransformer3D as the Swin-B recipe builds it, on the
+    meta device."""
+    base = load(osp.join('_base_', 'models', 'video-swin-base-p244-w877_'
+                         'in1k-k400-pre_8x4x1.py'))
+    return stock_backbone(MODELS, 'SwinTransformer3D', base.model.backbone,
+                          meta=True)
+
+
+@pytest.mark.parametrize('folder, dataset', SWIN_ROWS)
+def test_swin_baseline_trains_the_count_its_header_states(
+        folder, dataset, video_swin_b):
+    """Swin-B (2/2/18/2 blocks, widths 128..1024), built on the meta
+    device: the registered backbone trains the count of the header, which
+    is what the method trains or adds on the stock model."""
+    rel = swin_baseline(folder, dataset)
+    count = SWIN_BASELINES[folder][1]
+    assert f'= {count:,} parameters' in header(osp.join(CONFIG_ROOT, rel))
+    backbone = build_on_meta(load(rel)).backbone
+    assert all(p.is_meta for p in backbone.parameters())
+    assert assert_trains_its_part(folder, backbone, video_swin_b) == count
+
+
+@pytest.mark.parametrize('folder', SWIN_BASELINES)
+def test_tiny_swin_baseline_trains_its_part_through_i3d_head(folder):
+    """The config on a tiny Video Swin (widths 32/64, 2 + 2 blocks, windows
+    2x4x4, 4 frames of 32x32): a loss through the recipe's I3DHead, and
+    gradients on exactly the trainable tensors."""
+    cfg = load(swin_baseline(folder, 'ssv2'))
+    cfg.model.backbone.update(TINY_VIDEO_SWIN, init_cfg=None)
+    cfg.model.cls_head.in_channels = 64
+    torch.manual_seed(0)
+    model = MODELS.build(cfg.model)
+    stock = stock_backbone(MODELS, 'SwinTransformer3D', cfg.model.backbone)
+    backbone = model.backbone
+    assert_trains_its_part(folder, backbone, stock)
+    inputs = torch.randn(2, 1, 3, 4, 32, 32)
+    if folder == 'attentive_probe':
+        # One pooled token per clip, as a map I3DHead's pooling keeps.
+        assert backbone(inputs[:, 0]).shape == (2, 64, 1, 1, 1)
+    model.train()
+    samples = [ActionDataSample().set_gt_label(i) for i in range(2)]
+    loss = model(inputs, samples, mode='loss')['loss_cls']
+    loss.backward()
+    assert torch.isfinite(loss)
+    trainable = {n for n, p in backbone.named_parameters() if p.requires_grad}
+    assert {n for n, p in backbone.named_parameters()
+            if p.grad is not None} == trainable

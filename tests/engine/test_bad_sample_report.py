@@ -1,18 +1,16 @@
-"""BadSampleReportHook lives with the other hooks; the old import path and
-the config name keep working."""
+"""BadSampleReportHook lives with the other hooks; configs name it by its
+registered name."""
 from mmengine.registry import HOOKS
 
 import adaptformer_mm  # noqa: F401
 
 
-def test_hook_is_the_engine_one_under_every_import_path():
-    from adaptformer_mm.datasets import BadSampleReportHook as old
+def test_config_name_finds_the_engine_hook():
     from adaptformer_mm.engine import BadSampleReportHook
     from adaptformer_mm.engine.hooks.bad_sample_report import \
         BadSampleReportHook as own
-    assert old is BadSampleReportHook is own
+    assert BadSampleReportHook is own
     assert HOOKS.get('BadSampleReportHook') is own
-    assert 'BadSampleReportHook' in adaptformer_mm.datasets.__all__
 
 
 def test_hook_finds_checked_datasets_inside_wrappers():

@@ -60,7 +60,7 @@ def test_step_zero_of_the_adapted_video_backbone(init):
     video = torch.randn(2, 3, 4, 32, 32)
     with torch.no_grad():
         out, expected = model(video), stock(video)
-    ups = [model.adapter(i).up.weight for i in model.adapted_layers]
+    ups = [model.adapter(i).up.weight for i in model.adapter_layers]
     diff = (out - expected).abs().max().item()
     if init == 'paper':
         # Zero start: the pretrained model (to the contract suite's

@@ -211,7 +211,7 @@ def test_vit_b_adaptformer_64_task_file_is_under_6_mb(tmp_path):
     assert AdapterConfig.from_cfg(
         read_task_file(path).meta['method_cfg']['adapter_cfg']) == \
         model.backbone.adapter_cfg
-    assert method_cfg['tuning'] == 'peft' and method_cfg['train_fc_norm']
+    assert method_cfg['tuning'] == 'peft' and method_cfg['train_final_norm']
 
 
 def test_every_method_config_is_recorded_under_its_key():
@@ -224,4 +224,4 @@ def test_every_method_config_is_recorded_under_its_key():
     lora = method_settings(LoRAVideoViT(lora_cfg=dict(rank=2), **tiny))
     assert lora['lora_cfg']['rank'] == 2 and lora['tuning'] == 'peft'
     bitfit = method_settings(BitFitVideoViT(**tiny))
-    assert set(bitfit) == {'tuning', 'train_fc_norm', 'bitfit_cfg'}
+    assert set(bitfit) == {'tuning', 'train_final_norm', 'bitfit_cfg'}

@@ -55,6 +55,19 @@ def test_other_backbone_is_refused_and_nothing_loaded():
         assert torch.equal(value, before[key]), key
 
 
+def test_restore_names_missing_and_unexpected_keys_and_loads_nothing():
+    source, target = toy(1), toy(2)
+    tunable = dict(tunable_state_dict(source))
+    tunable['backbone.0.weight'] = torch.zeros(4, 4)  # frozen, not tunable
+    del tunable['head.weight']
+    before = {k: v.clone() for k, v in target.state_dict().items()}
+    with pytest.raises(KeyError, match=r'missing head\.weight; '
+                       r'unexpected backbone\.0\.weight'):
+        restore_tunable_state(target, tunable, None, frozen_checksum(source))
+    for key, value in target.state_dict().items():
+        assert torch.equal(value, before[key]), key
+
+
 def test_complete_keeps_model_order_and_module_versions():
     source = toy(1)
     tunable = OrderedDict(tunable_state_dict(source))

@@ -22,11 +22,10 @@ from adaptformer_mm.compat.checkpoint_loading import safe_torch_load
 from adaptformer_mm.peft import tunable_state_dict
 from adaptformer_mm.peft.task_file import (TUNABLE_ONLY_KEY,
                                            tunable_only_info, write_task_file)
-# pretrained_backbone_file is re-exported here for tools that import it
-# from this module.
-from adaptformer_mm.peft.tunable_state import (  # noqa: F401
-    backbone_state, complete_tunable_state, frozen_checksum,
-    pretrained_backbone_file)
+from adaptformer_mm.peft.tunable_state import (backbone_state,
+                                               complete_tunable_state,
+                                               frozen_checksum,
+                                               pretrained_backbone_file)
 
 
 @HOOKS.register_module()

@@ -1,51 +1,52 @@
-"""Tunable ViT backbones.
+"""Tunable backbones: one file per family, one file per method.
 
-Video (mmaction2 ``MODELS``, VideoMAE ViT): ``TunableVideoViT``,
-``AdaptFormerVideoViT``, ``VPTVideoViT``. Image (mmpretrain ``MODELS``, ViT
-with CLS token): ``TunableViT``, ``AdaptFormerViT``, ``VPTViT``. What they
-share lives once: ``tunable_base`` (freezing, summaries, load reports, the
-arguments a backbone adds to its stock class: :func:`own_arguments`),
-``adaptformer`` (adapter placement), ``vpt`` (prompt insertion); the method
-configs themselves are :class:`adaptformer_mm.peft.AdapterConfig` and
-:class:`adaptformer_mm.peft.PromptConfig`.
+Families (a stock backbone made tunable; the only per-backbone code, behind
+the protocol of :class:`~.tunable_base.TunableBackboneMixin`):
+``tunable_video_vit`` (mmaction2 VideoMAE ViT), ``tunable_vit`` (mmpretrain
+ViT), ``tunable_video_swin`` (mmaction2 ``SwinTransformer3D``),
+``tunable_swin`` (mmpretrain ``SwinTransformer``, and the skeleton both Swins
+share). Linear probing and full fine-tuning are the families themselves
+(``Tunable<Family>``, ``tuning='peft'`` / ``'full'``).
+
+Methods (a mixin and its registered classes ``<Method><Family>``, made by
+:func:`~.tunable_base.method_class`): ``adaptformer``, ``vpt``, ``lora``,
+``bitfit``, ``partial``, ``attentive_probe``. Their settings and defaults are
+the configs in :mod:`adaptformer_mm.peft`. ``docs/adding_a_method.md`` says
+how to add a method or a family.
 """
-from .adaptformer_video_vit import AdaptFormerVideoViT
-from .adaptformer_vit import AdaptFormerViT
-from .attentive_probe_video_vit import AttentiveProbeVideoViT
-from .attentive_probe_vit import AttentiveProbeViT
-from .bitfit_video_vit import BitFitVideoViT
-from .bitfit_vit import BitFitViT
-from .lora_video_vit import LoRAVideoViT
-from .lora_vit import LoRAViT
-from .partial_video_vit import PartialVideoViT
-from .partial_vit import PartialViT
-from .tunable_base import own_arguments
+from .adaptformer import (AdaptFormerMixin, AdaptFormerSwin,
+                          AdaptFormerVideoSwin, AdaptFormerVideoViT,
+                          AdaptFormerViT)
+from .attentive_probe import (AttentiveProbeMixin, AttentiveProbeSwin,
+                              AttentiveProbeVideoSwin, AttentiveProbeVideoViT,
+                              AttentiveProbeViT)
+from .bitfit import (BitFitMixin, BitFitSwin, BitFitVideoSwin, BitFitVideoViT,
+                     BitFitViT)
+from .lora import LoRAMixin, LoRASwin, LoRAVideoSwin, LoRAVideoViT, LoRAViT
+from .partial import (PartialMixin, PartialSwin, PartialVideoSwin,
+                      PartialVideoViT, PartialViT)
+from .tunable_base import (TunableBackboneMixin, method_class,
+                           own_arguments)
+from .tunable_swin import TunableSwin
+from .tunable_video_swin import TunableVideoSwin
 from .tunable_video_vit import TunableVideoViT
 from .tunable_vit import TunableViT
-from .vpt_video_vit import VPTVideoViT
-from .vpt_vit import VPTViT
+from .vpt import VPTMixin, VPTSwin, VPTVideoSwin, VPTVideoViT, VPTViT
+
+#: The families, and the method mixins: every (method, family) cell is the
+#: registered class ``method.method_name + family.family_name``.
+FAMILIES = (TunableVideoViT, TunableViT, TunableVideoSwin, TunableSwin)
+METHODS = (AdaptFormerMixin, VPTMixin, LoRAMixin, BitFitMixin, PartialMixin,
+           AttentiveProbeMixin)
 
 __all__ = [
-    'TunableVideoViT', 'AdaptFormerVideoViT', 'VPTVideoViT', 'TunableViT',
-    'AdaptFormerViT', 'VPTViT', 'own_arguments'
-]
-# The VPT paper's baselines (partial-k, bias tuning) and LoRA / attentive
-# probing: mixins in partial.py, bitfit.py, lora.py, attentive_probe.py.
-__all__ += [
-    'PartialVideoViT', 'PartialViT', 'BitFitVideoViT', 'BitFitViT',
-    'LoRAVideoViT', 'LoRAViT', 'AttentiveProbeVideoViT', 'AttentiveProbeViT'
-]
-# Hierarchical Swin, video (mmaction2 SwinTransformer3D) and image
-# (mmpretrain SwinTransformer): tunable_swin_base.py, swin_adaptformer.py,
-# swin_vpt.py hold what the two share.
-from .adaptformer_swin import AdaptFormerSwin  # noqa: E402
-from .adaptformer_video_swin import AdaptFormerVideoSwin  # noqa: E402
-from .tunable_swin import TunableSwin  # noqa: E402
-from .tunable_video_swin import TunableVideoSwin  # noqa: E402
-from .vpt_swin import VPTSwin  # noqa: E402
-from .vpt_video_swin import VPTVideoSwin  # noqa: E402
-
-__all__ += [
-    'TunableVideoSwin', 'AdaptFormerVideoSwin', 'VPTVideoSwin', 'TunableSwin',
-    'AdaptFormerSwin', 'VPTSwin'
+    'TunableVideoViT', 'TunableViT', 'TunableVideoSwin', 'TunableSwin',
+    'AdaptFormerVideoViT', 'AdaptFormerViT', 'AdaptFormerVideoSwin',
+    'AdaptFormerSwin', 'VPTVideoViT', 'VPTViT', 'VPTVideoSwin', 'VPTSwin',
+    'LoRAVideoViT', 'LoRAViT', 'LoRAVideoSwin', 'LoRASwin', 'BitFitVideoViT',
+    'BitFitViT', 'BitFitVideoSwin', 'BitFitSwin', 'PartialVideoViT',
+    'PartialViT', 'PartialVideoSwin', 'PartialSwin', 'AttentiveProbeVideoViT',
+    'AttentiveProbeViT', 'AttentiveProbeVideoSwin', 'AttentiveProbeSwin',
+    'TunableBackboneMixin', 'method_class', 'own_arguments', 'FAMILIES',
+    'METHODS'
 ]

@@ -1,23 +1,37 @@
-"""Where AdaptMLP goes in a ViT block (AdaptFormer, arXiv 2205.13535, 3.2).
+"""AdaptFormer (arXiv 2205.13535, Sec. 3.2): an AdaptMLP beside the MLP of
+each chosen block, on every family.
 
-:class:`AdaptFormerMixin` is written once for the video and the image
-backbone: it needs only ``tunable_blocks``, ``embed_dims`` and the two
-residual branches ``attn_branch(block, x)`` / ``mlp_branch(block, x)`` of the
-stock block, which each backbone provides.
+:class:`AdaptFormerMixin` is the method, written once: it needs the family's
+blocks, ``attn_branch`` / ``mlp_branch`` and the width of each stage (a ViT
+has one; a Swin doubles it per stage and gets one bottleneck per stage,
+:class:`~adaptformer_mm.peft.swin_adapter.SwinAdapterConfig`). Its settings
+and their defaults are :class:`~adaptformer_mm.peft.AdapterConfig`
+(``adapter_cfg`` in configs); a family may change a default (the image
+families' adapter dropout 0.1, the spec's image recipe).
 """
-from typing import Optional, Sequence, Union
+from typing import Optional
 
 from torch import Tensor, nn
 
-from adaptformer_mm.peft import ADAPTER_MODES, AdaptMLP, AdapterConfig
+from adaptformer_mm.peft import AdapterConfig, AdaptMLP
 
-__all__ = ['AdaptFormerMixin', 'AdapterConfig', 'ADAPTER_MODES']
+from .tunable_base import method_class, method_config_mixin
+from .tunable_swin import TunableSwin
+from .tunable_video_swin import TunableVideoSwin
+from .tunable_video_vit import TunableVideoViT
+from .tunable_vit import TunableViT
+
+__all__ = [
+    'AdaptFormerMixin', 'AdaptFormerVideoViT', 'AdaptFormerViT',
+    'AdaptFormerVideoSwin', 'AdaptFormerSwin'
+]
 
 
-class AdaptFormerMixin:
+class AdaptFormerMixin(method_config_mixin(AdapterConfig)):
     """An AdaptMLP beside (or after) the MLP of each chosen block.
 
-    With ``x' = x + Attn(LN1(x))`` (the residual stream after attention):
+    With ``x' = x + Attn(LN1(x))`` (the residual stream after attention;
+    shifted-window attention on Swin):
 
     * ``mode='parallel'`` (paper default, Eq. 3 as the released code runs it):
       ``out = x' + MLP(LN2(x')) + s * Up(ReLU(Down(x')))``;
@@ -30,36 +44,27 @@ class AdaptFormerMixin:
     every stock key is unchanged.
 
     Args:
-        adapter_cfg (dict | AdapterConfig): Overrides of ``bottleneck=64,
-            scale=0.1, learnable_scale=False, layernorm='none',
-            dropout=<backbone default>, mode='parallel', layers=None`` (see
-            :class:`~adaptformer_mm.peft.AdapterConfig`); ``layers=None``
-            adapts every block, otherwise a list of block indices. ViT-B with
-            r=64 on all 12 blocks has 1,189,632 adapter parameters. Kept as
-            the frozen ``self.adapter_cfg``; the adapted blocks, resolved
-            against the depth, are ``self.adapter_layers``.
-        **kwargs: Arguments of the backbone the mixin is combined with.
+        adapter_cfg (dict | AdapterConfig): Overrides of the defaults of
+            :class:`~adaptformer_mm.peft.AdapterConfig` (Swin:
+            :class:`~adaptformer_mm.peft.swin_adapter.SwinAdapterConfig`).
+            Kept as the frozen ``self.adapter_cfg``; the adapted blocks,
+            resolved against the depth, are ``self.adapter_layers``, the
+            bottleneck of each stage ``self.adapter_bottlenecks``.
+        **kwargs: Arguments of the family.
     """
 
-    #: The spec's adapter dropout: 0.0 for video, 0.1 for images.
-    default_adapter_dropout = 0.0
-
-    def __init__(self,
-                 *,
-                 adapter_cfg: Union[None, dict, AdapterConfig] = None,
-                 **kwargs):
-        # Read by build_method_modules() during super().__init__ (a plain
-        # attribute may be set before nn.Module.__init__).
-        self.adapter_cfg = AdapterConfig.from_cfg(
-            adapter_cfg, dropout=self.default_adapter_dropout)
-        super().__init__(**kwargs)
+    method_name = 'AdaptFormer'
 
     def build_method_modules(self) -> None:
+        super().build_method_modules()
         cfg = self.adapter_cfg
-        self.adapter_layers = cfg.resolve_layers(len(self.tunable_blocks))
+        blocks = self.tunable_blocks
+        stage_cfgs = cfg.stage_configs(self.stage_widths)
+        self.adapter_bottlenecks = tuple(c.bottleneck for c in stage_cfgs)
+        self.adapter_layers = cfg.resolve_layers(len(blocks))
         for i in self.adapter_layers:
-            self.tunable_blocks[i].adaptmlp = AdaptMLP(
-                self.embed_dims, cfg)
+            s = self.block_stage[i]
+            blocks[i].adaptmlp = AdaptMLP(self.stage_widths[s], stage_cfgs[s])
 
     def adapter(self, index: int) -> Optional[nn.Module]:
         """The AdaptMLP of block ``index``, or None if it is not adapted."""
@@ -76,7 +81,8 @@ class AdaptFormerMixin:
             return x + mlp + adapter(x)
         return x + mlp + adapter(mlp)
 
-    @property
-    def adapted_layers(self) -> Sequence[int]:
-        """Alias of :attr:`adapter_layers`."""
-        return self.adapter_layers
+
+AdaptFormerVideoViT = method_class(AdaptFormerMixin, TunableVideoViT)
+AdaptFormerViT = method_class(AdaptFormerMixin, TunableViT)
+AdaptFormerVideoSwin = method_class(AdaptFormerMixin, TunableVideoSwin)
+AdaptFormerSwin = method_class(AdaptFormerMixin, TunableSwin)

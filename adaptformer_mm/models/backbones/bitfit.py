@@ -1,5 +1,5 @@
 """Bias tuning (BitFit, arXiv 2106.10199; the VPT paper's "Bias" baseline)
-on a tunable ViT, written once for video and image.
+on every family.
 
 :class:`BitFitMixin` adds nothing to the model: after the base freezes the
 stock model at build, the stock biases (chosen from the stock model's
@@ -7,29 +7,42 @@ structure, :func:`~adaptformer_mm.peft.bias_parameter_names`) train again.
 """
 from adaptformer_mm.peft import BitFitConfig, bias_parameter_names
 
-from .tunable_base import method_config_mixin
+from .tunable_base import method_class, method_config_mixin
+from .tunable_swin import TunableSwin
+from .tunable_video_swin import TunableVideoSwin
+from .tunable_video_vit import TunableVideoViT
+from .tunable_vit import TunableViT
 
-__all__ = ['BitFitMixin', 'BitFitConfig']
+__all__ = [
+    'BitFitMixin', 'BitFitVideoViT', 'BitFitViT', 'BitFitVideoSwin',
+    'BitFitSwin'
+]
 
 
 class BitFitMixin(method_config_mixin(BitFitConfig)):
     """Every bias of the stock backbone trains; every other stock tensor is
-    frozen (the final norm too, unless the backbone trains it anyway: the
-    video ``fc_norm`` with ``train_fc_norm``, the image one with
-    ``train_final_norm``).
+    frozen (the final norm too, unless the family trains it anyway with
+    ``train_final_norm``, as the video ViT does by default).
+
+    ViT-B: 94,464 trainable VideoMAE parameters (93,696 biases, ``fc_norm``'s
+    included, + its weight; VideoMAE has q and v biases, no k bias), 102,912
+    image ViT biases. A Swin trains every ``*bias`` vector (its
+    relative-position tables are not biases: 2-D, they stay frozen).
 
     The frozen modules stay in eval mode (no dropout or drop-path on the
     frozen path); with a trained patch-embedding bias every block records a
     graph.
 
     Args:
-        bitfit_cfg (dict | BitFitConfig): Overrides of ``norm_bias=True``
-            (see :class:`~adaptformer_mm.peft.BitFitConfig`). Kept as the
+        bitfit_cfg (dict | BitFitConfig): Overrides of the defaults of
+            :class:`~adaptformer_mm.peft.BitFitConfig`. Kept as the
             frozen ``self.bitfit_cfg``; the trained bias names are
             ``self.bias_names``.
-        **kwargs: Arguments of the backbone the mixin is combined with
-            (``tuning`` must stay ``'peft'``).
+        **kwargs: Arguments of the family (``tuning`` must stay
+            ``'peft'``).
     """
+
+    method_name = 'BitFit'
 
     def build_method_modules(self) -> None:
         if self.tuning != 'peft':
@@ -49,3 +62,9 @@ class BitFitMixin(method_config_mixin(BitFitConfig)):
         params = dict(self.named_parameters())
         for name in self.bias_names:
             params[name].requires_grad_(True)
+
+
+BitFitVideoViT = method_class(BitFitMixin, TunableVideoViT)
+BitFitViT = method_class(BitFitMixin, TunableViT)
+BitFitVideoSwin = method_class(BitFitMixin, TunableVideoSwin)
+BitFitSwin = method_class(BitFitMixin, TunableSwin)

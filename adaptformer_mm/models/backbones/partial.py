@@ -1,5 +1,5 @@
-"""Partial-k fine-tuning on a tunable ViT (the VPT paper's "Partial-1",
-arXiv 2203.12119, Sec. 4.1), written once for video and image.
+"""Partial-k fine-tuning (the VPT paper's "Partial-1", arXiv 2203.12119,
+Sec. 4.1) on every family.
 
 :class:`PartialMixin` adds nothing to the model: it only names more stock
 modules that train under ``tuning='peft'`` (the top ``k`` blocks and the
@@ -10,27 +10,41 @@ from typing import Iterable, List
 
 from adaptformer_mm.peft import PartialConfig
 
-from .tunable_base import method_config_mixin
+from .tunable_base import method_class, method_config_mixin
+from .tunable_swin import TunableSwin
+from .tunable_video_swin import TunableVideoSwin
+from .tunable_video_vit import TunableVideoViT
+from .tunable_vit import TunableViT
 
-__all__ = ['PartialMixin', 'PartialConfig']
+__all__ = [
+    'PartialMixin', 'PartialVideoViT', 'PartialViT', 'PartialVideoSwin',
+    'PartialSwin'
+]
 
 
 class PartialMixin(method_config_mixin(PartialConfig)):
     """The last ``k`` blocks (and the final norm) train; the rest is frozen.
+
+    Blocks count over all stages on Swin (its last block is the last
+    stage's; a patch merging between trained blocks stays frozen) and the
+    final norms are the family's (video ``fc_norm``, image ``ln1`` / ``ln2``,
+    Swin ``norm{i}`` per ``out_indices``). ViT-B, k=1: 7,087,104 (VideoMAE)
+    or 7,087,872 (image) block parameters + 1,536 norm parameters.
 
     The trained blocks run in train mode (their dropout and drop-path
     apply, as under full fine-tuning); everything below them stays in eval
     mode and, with ``skip_frozen_grad``, runs without autograd.
 
     Args:
-        partial_cfg (dict | PartialConfig): Overrides of ``num_blocks=1,
-            final_norm=True`` (see
-            :class:`~adaptformer_mm.peft.PartialConfig`). Kept as the frozen
+        partial_cfg (dict | PartialConfig): Overrides of the defaults of
+            :class:`~adaptformer_mm.peft.PartialConfig`. Kept as the frozen
             ``self.partial_cfg``; the trained blocks, resolved against the
             depth, are ``self.partial_layers``.
-        **kwargs: Arguments of the backbone the mixin is combined with
-            (``tuning`` must stay ``'peft'``).
+        **kwargs: Arguments of the family (``tuning`` must stay
+            ``'peft'``).
     """
+
+    method_name = 'Partial'
 
     def setup_tunable(self, tuning: str, trained_stock: Iterable[str] = (),
                       *args, **kwargs) -> None:
@@ -38,13 +52,12 @@ class PartialMixin(method_config_mixin(PartialConfig)):
             raise ValueError(
                 f'{type(self).__name__}: partial_cfg needs tuning=\'peft\' '
                 f'(tuning=\'full\' trains every block), got {tuning!r}')
-        blocks = self.tunable_blocks
-        self.partial_layers = self.partial_cfg.resolve_blocks(len(blocks))
-        prefix = next(n for n, m in self.named_children() if m is blocks)
-        self._partial_modules = [f'{prefix}.{i}' for i in self.partial_layers]
+        names = self.block_names()
+        self.partial_layers = self.partial_cfg.resolve_blocks(len(names))
+        self._partial_modules = [names[i] for i in self.partial_layers]
         extra = list(self._partial_modules)
-        if self.partial_cfg.final_norm and self.final_norm_name is not None:
-            extra.append(self.final_norm_name)
+        if self.partial_cfg.final_norm:
+            extra += [n for n in self.final_norm_names() if n is not None]
         super().setup_tunable(tuning, [*trained_stock, *extra], *args,
                               **kwargs)
 
@@ -56,3 +69,9 @@ class PartialMixin(method_config_mixin(PartialConfig)):
         self._frozen_modules: List[str] = [
             n for n in self._frozen_modules if not n.startswith(inside)
         ]
+
+
+PartialVideoViT = method_class(PartialMixin, TunableVideoViT)
+PartialViT = method_class(PartialMixin, TunableViT)
+PartialVideoSwin = method_class(PartialMixin, TunableVideoSwin)
+PartialSwin = method_class(PartialMixin, TunableSwin)

@@ -1,37 +1,42 @@
-"""What every tunable backbone shares, video or image, written once.
+"""What every tunable backbone shares, written once: the skeleton, the
+family protocol and the way a (method, family) cell is made.
 
-:class:`TunableBackboneMixin` goes in front of a stock ViT class (mmaction2's
-VideoMAE ``VisionTransformer`` or mmpretrain's ``VisionTransformer``) and adds:
+:class:`TunableBackboneMixin` goes in front of a stock backbone class (a
+*family*: mmaction2's VideoMAE ViT and Video Swin, mmpretrain's ViT and Swin)
+and adds:
 
 * freezing decided at build time (``tuning='peft'`` or ``'full'``), so DDP,
   resume and test see the same trainable set (mmengine builds the optimizer
   and wraps DDP before any hook runs);
 * ``train()`` that keeps frozen stock modules in eval mode (no dropout or
   drop-path on the frozen path, VPT Sec. 3.2 / AdaptFormer's recipe);
-* no autograd graph below the lowest block holding a trainable parameter,
-  and optional activation checkpointing of the blocks that do need one;
+* the forward skeleton (:meth:`TunableBackboneMixin.forward`): no autograd
+  graph below the lowest block holding a trainable parameter, and optional
+  activation checkpointing of the blocks that do need one;
 * the ``trainable params: N || all params: M`` summary (the tunable-only
   state is :func:`adaptformer_mm.peft.tunable_state_dict`);
 * a plain report of pretrained tensors a checkpoint did not fill (they stay
   frozen: freezing never depends on what loaded).
 
-A concrete backbone names the stock parts: ``blocks_attr`` (its
-``ModuleList`` of transformer blocks, returned by ``tunable_blocks``),
-``embed_attrs`` (modules and tensors used before block 0, whose parameters
-``embed_parameters()`` returns), ``final_norm_name`` (the output norm
-``train_final_norm`` trains), and writes ``forward_block(i, x)``; a method
-(AdaptFormer, VPT) adds its modules in ``build_method_modules()``.
+A family sets the protocol's items (``stock_backbone``, ``family_name``,
+``blocks_attr``, ``embed(inputs)``, ``attn_branch`` / ``mlp_branch``,
+``readout``, and optional hooks with defaults; ``docs/adding_a_method.md``
+lists them). A method is a mixin (:class:`MethodMixin`) that adds its modules
+in ``build_method_modules()`` and uses only those hooks; :func:`method_class`
+makes and registers the class of a (method, family) cell.
 
-:class:`StandardTunableMixin` is the constructor of the backbones whose own
+:class:`StandardTunableMixin` is the constructor of the families whose own
 options are ``tuning``, ``train_final_norm``, ``with_cp`` and
-``skip_frozen_grad`` (mmpretrain's ViT, both Swins; the VideoMAE ViT has its
-own); :func:`method_config_mixin` the base of a method mixin that reads its
-``<method>_cfg`` keyword into a frozen config before the backbone builds.
+``skip_frozen_grad`` (mmpretrain's ViT, both Swins; the VideoMAE ViT adds
+``attn_impl``); :func:`method_config_mixin` the base of a method mixin that
+reads its ``<method>_cfg`` keyword into a frozen config before the backbone
+builds.
 """
 import inspect
 import logging
-from typing import (Dict, Iterable, Iterator, List, Optional, Sequence, Tuple,
-                    Union)
+import math
+from typing import (Any, Callable, Dict, Iterable, Iterator, List, Optional,
+                    Sequence, Tuple, Union)
 
 import torch
 from mmengine.logging import print_log
@@ -111,6 +116,21 @@ def check_build_kwargs(cls: type, tuning: str,
     return stock
 
 
+class MethodMixin:
+    """What every method mixin has: the prefix of its registered names and
+    the mixin it uses on a given family (:func:`method_class`)."""
+
+    #: Prefix of the registered names (``'AdaptFormer'``).
+    method_name: str = ''
+
+    @classmethod
+    def for_family(cls, family: type) -> type:
+        """The mixin that runs this method on ``family`` (itself; VPT picks
+        its window variant on a windowed family). Raises ``TypeError``
+        naming the family when the method cannot run there."""
+        return cls
+
+
 def method_config_mixin(config: type) -> type:
     """The base of a method mixin whose settings are ``config`` (a
     :class:`~adaptformer_mm.peft.config.MethodConfig` subclass).
@@ -121,11 +141,17 @@ def method_config_mixin(config: type) -> type:
     ``build_method_modules`` / ``setup_tunable`` / ``_freeze`` can read it
     during ``super().__init__``) and passes every other keyword on. Its
     signature names the keyword, so :func:`own_arguments` lists it.
+
+    A family may give the config another class (``method_configs``: Swin's
+    per-stage :class:`~adaptformer_mm.peft.swin_adapter.SwinAdapterConfig`)
+    and other defaults (``method_defaults``: the image adapter dropout 0.1).
     """
     key = config.key
 
     def __init__(self, **kwargs) -> None:
-        setattr(self, key, config.from_cfg(kwargs.pop(key, None)))
+        kind = self.method_configs.get(key, config)
+        setattr(self, key, kind.from_cfg(kwargs.pop(key, None),
+                                         **self.method_defaults.get(key, {})))
         super(mixin, self).__init__(**kwargs)
 
     __init__.__signature__ = inspect.Signature([
@@ -134,13 +160,25 @@ def method_config_mixin(config: type) -> type:
                           annotation=Union[None, dict, config]),
         inspect.Parameter('kwargs', inspect.Parameter.VAR_KEYWORD),
     ])
-    mixin = type(f'{config.__name__}Mixin', (), {
+    mixin = type(f'{config.__name__}Mixin', (MethodMixin, ), {
         '__init__': __init__,
         '__module__': __name__,
         '__doc__': f'Reads ``{key}`` into a frozen {config.__name__} '
                    '(:func:`method_config_mixin`).',
     })
     return mixin
+
+
+def plain_drop_rates(model: nn.Module) -> None:
+    """Make every drop-path rate of ``model`` a Python float. mmpretrain
+    stores ``numpy.float64`` rates (from ``np.linspace``), and
+    ``torch.compile`` breaks the graph at each comparison with one."""
+    for module in model.modules():
+        rate = getattr(module, 'drop_prob', None)
+        # numpy.float64 subclasses float: test the exact type.
+        if rate is not None and type(rate) not in (float, int) and \
+                not torch.is_tensor(rate):
+            module.drop_prob = float(rate)
 
 
 class TunableBackboneMixin:
@@ -167,6 +205,73 @@ class TunableBackboneMixin:
     #: ``train_final_norm`` of :meth:`setup_tunable` trains; None: no such
     #: norm. Set by each backbone before :meth:`setup_tunable`.
     final_norm_name: Optional[str] = None
+
+    # ---------------------------------------------------- family protocol
+    # What a family (a stock backbone made tunable) provides; the methods
+    # read nothing else. docs/adding_a_method.md lists them with examples.
+    #: Registry the family's classes go to (mmaction2's or mmpretrain's
+    #: ``MODELS``); None: not registered.
+    registry = None
+    #: Suffix of the family's registered names (``'VideoViT'`` gives
+    #: ``AdaptFormerVideoViT``).
+    family_name: str = ''
+    #: Tokens before the patch tokens in the sequence (CLS: 1).
+    num_prefix_tokens: int = 0
+    #: ``'sequence'``: blocks see ``(B, N, d)`` tokens (ViT);
+    #: ``'windows'``: a grid attended in windows (Swin); VPT follows it.
+    token_layout: str = 'sequence'
+    #: Per-method config classes and defaults of this family, by config key
+    #: (:func:`method_config_mixin`).
+    method_configs: Dict[str, type] = {}
+    method_defaults: Dict[str, dict] = {}
+
+    @property
+    def stage_widths(self) -> Tuple[int, ...]:
+        """Token width of each stage (a ViT has one stage)."""
+        return (self.embed_dims, )
+
+    @property
+    def block_stage(self) -> Tuple[int, ...]:
+        """Stage of each block."""
+        return (0, ) * len(self.tunable_blocks)
+
+    @property
+    def readout_heads(self) -> int:
+        """Attention heads of the last block (a pooler over the tokens the
+        readout sees uses as many)."""
+        return self.tunable_blocks[-1].attn.num_heads
+
+    @property
+    def patch_fan_in(self) -> int:
+        """Inputs of one patch projection (``3*16*16``, or ``3*2*16*16``
+        for a video tubelet): VPT's init bound."""
+        return math.prod(self.patch_embed.projection.weight.shape[1:])
+
+    @property
+    def num_patch_tokens(self) -> int:
+        """Patch tokens of the input the backbone was built for."""
+        return self.pos_embed.shape[1] - self.num_prefix_tokens
+
+    def embed(self, inputs: Tensor) -> Tuple[Tensor, Any]:
+        """Tokens before block 0 and a context the readout needs (the
+        token grid, ...)."""
+        raise NotImplementedError
+
+    def attn_branch(self, block: nn.Module, x: Tensor) -> Tensor:
+        """The block's attention residual branch (without the residual)."""
+        raise NotImplementedError
+
+    def mlp_branch(self, block: nn.Module, x: Tensor) -> Tensor:
+        """The block's MLP residual branch (without the residual)."""
+        raise NotImplementedError
+
+    def readout(self, x: Tensor, ctx: Any, index: int,
+                pool: Optional[Callable[[Tensor, int], Tensor]] = None):
+        """The output after block ``index`` (the stock readout). ``pool``,
+        when given, replaces the stock pooling: it maps the (normed) tokens
+        the stock readout pools, ``(B, n, d)`` with ``prefix`` prefix tokens
+        first, to ``(B, d)`` (the attentive probe, VPT's output ablation)."""
+        raise NotImplementedError
 
     # ------------------------------------------------------------ building
     def setup_tunable(self, tuning: str, trained_stock: Iterable[str] = (),
@@ -199,6 +304,7 @@ class TunableBackboneMixin:
         # Everything the stock model built is "pretrained"; the method's
         # modules added below are not. Recorded before they exist.
         self._stock_modules = [n for n, _ in self.named_modules() if n]
+        plain_drop_rates(self)
         self._stock_keys = list(self.state_dict())
         self.build_method_modules()
         self._freeze()
@@ -245,14 +351,34 @@ class TunableBackboneMixin:
         return summarize_parameters(self)
 
     # ------------------------------------------------------------- forward
+    def forward(self, inputs: Tensor):
+        """The skeleton every family shares: :meth:`embed`, the blocks
+        through :meth:`run_block` under :meth:`grad_plan`, each followed by
+        :meth:`after_block` (outputs, norms, patch merging), then
+        :meth:`format_outputs`."""
+        grad, start = self.grad_plan()
+        with torch.set_grad_enabled(grad and start < 0):
+            x, ctx = self.embed(inputs)
+        outs: List[Tensor] = []
+        for i in range(len(self.tunable_blocks)):
+            x = self.run_block(i, x, grad, start)
+            # Under the caller's grad mode: a trained norm may follow frozen
+            # blocks, and frozen work on tensors without a graph records
+            # none.
+            x = self.after_block(i, x, ctx, outs)
+        return self.format_outputs(outs)
+
     @property
     def tunable_blocks(self) -> nn.ModuleList:
         """The stock transformer blocks, in order (the module list named
         :attr:`blocks_attr`)."""
-        if not self.blocks_attr:
-            raise NotImplementedError(
-                f'{type(self).__name__} sets no blocks_attr')
         return getattr(self, self.blocks_attr)
+
+    def block_names(self) -> List[str]:
+        """Module name of each block of :attr:`tunable_blocks`
+        (``blocks.0``, ``stages.1.blocks.0``, ...)."""
+        names = {id(m): n for n, m in self.named_modules()}
+        return [names[id(b)] for b in self.tunable_blocks]
 
     def embed_parameters(self) -> List[nn.Parameter]:
         """Parameters used before block 0: those of :attr:`embed_attrs`."""
@@ -266,8 +392,43 @@ class TunableBackboneMixin:
         return params
 
     def forward_block(self, index: int, x: Tensor) -> Tensor:
-        """Block ``index`` on tokens ``(B, N, d)``."""
-        raise NotImplementedError
+        """Block ``index``, the pre-norm block of every family:
+        ``x' = x + attn_branch(x); x' + mlp_branch(x')``."""
+        block = self.tunable_blocks[index]
+        x = x + self.attn_branch(block, x)
+        return x + self.mlp_branch(block, x)
+
+    def after_block(self, index: int, x: Tensor, ctx: Any,
+                    outs: List[Tensor]) -> Tensor:
+        """What runs between block ``index`` and the next one; appends to
+        ``outs`` what the backbone returns. Here: the :meth:`readout` of the
+        last block."""
+        if index == len(self.tunable_blocks) - 1:
+            outs.append(self.readout(x, ctx, index))
+        return x
+
+    def format_outputs(self, outs: List[Tensor]):
+        """The backbone's return value from the collected outputs (here the
+        one output)."""
+        return outs[-1]
+
+    def pool_readout_error(self) -> Optional[str]:
+        """Why :meth:`readout` cannot take a ``pool`` with this backbone's
+        settings (it returns no single pooled feature), or None."""
+        return None
+
+    def cls_readout_error(self) -> Optional[str]:
+        """Why the readout does not read a CLS token, or None when it does
+        (VPT's ``output='cls'``)."""
+        return 'this family\'s readout reads no CLS token'
+
+    def check_pool_readout(self, key: str) -> None:
+        """Refuse, at build, a method setting (``key``) that replaces the
+        readout's pooling when :meth:`pool_readout_error` says no."""
+        reason = self.pool_readout_error()
+        if reason is not None:
+            raise ValueError(f'{type(self).__name__}: {key} replaces the '
+                             f'pooled readout, which {reason}')
 
     def block_params(self, index: int) -> Iterator[nn.Parameter]:
         """Parameters that make block ``index`` need autograd."""
@@ -415,3 +576,59 @@ class StandardTunableMixin(TunableBackboneMixin):
         """What the backbone sets up between the stock model and
         :meth:`~TunableBackboneMixin.setup_tunable` (``stock``: the bound
         stock arguments). Nothing here."""
+
+
+#: The hooks a family must implement (:class:`TunableBackboneMixin`).
+FAMILY_HOOKS = ('embed', 'attn_branch', 'mlp_branch', 'readout')
+
+
+def check_family(family: type) -> None:
+    """Raise ``TypeError`` naming ``family`` and every protocol item it
+    lacks (see ``docs/adding_a_method.md``)."""
+    if not (isinstance(family, type)
+            and issubclass(family, TunableBackboneMixin)):
+        raise TypeError(f'{family!r} is not a tunable family: a family '
+                        'subclasses TunableBackboneMixin (or '
+                        'StandardTunableMixin) and its stock backbone')
+    base = TunableBackboneMixin
+    missing = [h for h in FAMILY_HOOKS
+               if getattr(family, h) is getattr(base, h)]
+    if family.stock_backbone is object:
+        missing.append('stock_backbone')
+    if not family.family_name:
+        missing.append('family_name')
+    if not family.blocks_attr and \
+            family.tunable_blocks is base.tunable_blocks:
+        missing.append('blocks_attr (or tunable_blocks)')
+    if missing:
+        raise TypeError(
+            f'{family.__name__} is not a complete tunable family: it lacks '
+            f'{missing}; a family sets stock_backbone, family_name and '
+            f'blocks_attr and implements {list(FAMILY_HOOKS)} (see '
+            'docs/adding_a_method.md)')
+
+
+def method_class(method: type, family: type) -> type:
+    """The class that runs ``method`` (a :class:`MethodMixin`) on
+    ``family``, named ``method.method_name + family.family_name`` and
+    registered in ``family.registry`` (when it has one).
+
+    This is how every (method, family) cell is made, for the project's
+    families and for a user's own: no file per pair.
+    """
+    check_family(family)
+    mixin = method.for_family(family)
+    name = method.method_name + family.family_name
+    summary = (method.__doc__ or '').strip().splitlines()[0]
+    cls = type(name, (mixin, family), {
+        '__module__': method.__module__,
+        '__qualname__': name,
+        '__doc__': f'{summary}\n\n{method.method_name} '
+                   f'(:class:`{mixin.__module__}.{mixin.__name__}`, whose '
+                   f'config holds every default) on the '
+                   f':class:`{family.__module__}.{family.__name__}` family '
+                   '(its arguments, shapes and readout).',
+    })
+    if family.registry is not None:
+        family.registry.register_module(module=cls)
+    return cls

@@ -4,7 +4,7 @@
 parameter name, so mmaction2's Video Swin checkpoints load unchanged (the
 original Video-Swin-Transformer files call the last norm ``norm``, mmaction2
 ``norm3``: rename those two keys). The stock forward runs block by block
-(:class:`~.tunable_swin_base.TunableSwinMixin`), with build-time freezing,
+(:class:`~.tunable_swin.TunableSwinMixin`), with build-time freezing,
 frozen-in-eval, no graph below the first trainable block and activation
 checkpointing from :class:`~.tunable_base.TunableBackboneMixin`, the same
 code as the ViTs.
@@ -24,7 +24,7 @@ from mmaction.models.backbones.swin import (SwinTransformer3D,
 from mmaction.registry import MODELS
 from torch import Tensor, nn
 
-from .tunable_swin_base import TunableSwinMixin
+from .tunable_swin import TunableSwinMixin
 
 __all__ = ['TunableVideoSwin']
 
@@ -54,6 +54,8 @@ class TunableVideoSwin(TunableSwinMixin, SwinTransformer3D):
                     'Video-Swin-Transformer files: rename backbone.norm.* '
                     'to backbone.norm3.*')
     stock_backbone = SwinTransformer3D
+    registry = MODELS
+    family_name = 'VideoSwin'
     stages_attr = 'layers'
     embed_attrs = ('patch_embed', )
 
@@ -63,10 +65,10 @@ class TunableVideoSwin(TunableSwinMixin, SwinTransformer3D):
         return int(np.prod(self.patch_embed.proj.weight.shape[1:]))
 
     # -------------------------------------------------------------- forward
-    def embed(self, inputs: Tensor) -> Tensor:
+    def embed(self, inputs: Tensor) -> Tuple[Tensor, None]:
         """``PatchEmbed3D`` (+ norm) and dropout: ``(B, D, H, W, C)``."""
         x = self.pos_drop(self.patch_embed(inputs))
-        return x.permute(0, 2, 3, 4, 1).contiguous()
+        return x.permute(0, 2, 3, 4, 1).contiguous(), None
 
     def window_attention(self, block: SwinTransformerBlock3D, x: Tensor,
                          prompts: Optional[Tensor]
@@ -111,10 +113,6 @@ class TunableVideoSwin(TunableSwinMixin, SwinTransformer3D):
 
     def merge(self, stage: int, x: Tensor) -> Tensor:
         return self.layers[stage].downsample(x)
-
-    def stage_output(self, stage: int, x: Tensor) -> Tensor:
-        out = getattr(self, f'norm{stage}')(x)
-        return out.permute(0, 4, 1, 2, 3).contiguous()
 
     def format_outputs(self, outs: List[Tensor]):
         return outs[0] if len(outs) == 1 else tuple(outs)

@@ -1,11 +1,11 @@
-"""The shared video backbone: mmaction2's VideoMAE ViT, made tunable.
+"""The video ViT family: mmaction2's VideoMAE ViT, made tunable.
 
 :class:`TunableVideoViT` subclasses mmaction2's ``VisionTransformer`` and keeps
 every parameter name, so any mmaction2 VideoMAE checkpoint loads unchanged.
 Build-time freezing, frozen-in-eval, no graph below the first trainable block,
 activation checkpointing, summaries and load reports come from
-:class:`~.tunable_base.TunableBackboneMixin` (shared with the image ViT); this
-file adds what is particular to video:
+:class:`~.tunable_base.TunableBackboneMixin` (shared by every family); this
+file holds the family's hooks, what is particular to VideoMAE:
 
 * fused attention (``F.scaled_dot_product_attention``) by default, the stock
   eager math as ``attn_impl='eager'`` (the stock VideoMAE attention is eager);
@@ -18,7 +18,7 @@ head train); ``tuning='full'`` is full fine-tuning.
 """
 import functools
 import logging
-from typing import Tuple
+from typing import Callable, Optional, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -51,9 +51,9 @@ class TunableVideoViT(TunableBackboneMixin, VisionTransformer):
 
     Args:
         tuning (str): ``'peft'``: every stock parameter is frozen except the
-            final feature norm when ``train_fc_norm``; the method's own
+            final feature norm when ``train_final_norm``; the method's own
             modules (adapters, prompts) train. ``'full'``: everything trains.
-        train_fc_norm (bool): Train the final norm (``fc_norm``, or ``norm``
+        train_final_norm (bool): Train the final norm (``fc_norm``, or ``norm``
             when ``use_mean_pooling=False``) under ``'peft'``. Default True,
             as in AdaptFormer's video runs.
         attn_impl (str): ``'sdpa'`` (fused, default) or ``'eager'`` (the stock
@@ -73,11 +73,13 @@ class TunableVideoViT(TunableBackboneMixin, VisionTransformer):
     """
 
     stock_backbone = VisionTransformer
+    registry = MODELS
+    family_name = 'VideoViT'
 
     def __init__(self,
                  *,
                  tuning: str = 'peft',
-                 train_fc_norm: bool = True,
+                 train_final_norm: bool = True,
                  attn_impl: str = 'sdpa',
                  with_cp: bool = False,
                  skip_frozen_grad: bool = True,
@@ -88,7 +90,7 @@ class TunableVideoViT(TunableBackboneMixin, VisionTransformer):
                 f'attn_impl must be one of {ATTN_IMPLS}, got {attn_impl!r}')
         super().__init__(**kwargs)
 
-        self.train_fc_norm = train_fc_norm
+        self.train_final_norm = train_final_norm
         self.attn_impl = attn_impl
         self.depth = stock['depth']
         self.tubelet_size = stock['tubelet_size']
@@ -99,32 +101,21 @@ class TunableVideoViT(TunableBackboneMixin, VisionTransformer):
             else 'norm'
         self.setup_tunable(tuning, with_cp=with_cp,
                            skip_frozen_grad=skip_frozen_grad,
-                           train_final_norm=train_fc_norm)
+                           train_final_norm=train_final_norm)
 
     # ------------------------------------------------------------- forward
     blocks_attr = 'blocks'
     embed_attrs = ('patch_embed', 'pos_embed')
 
-    def forward(self, x: Tensor) -> Tensor:
-        grid = self.token_grid(x)
-        grad, start = self.grad_plan()
-        with torch.set_grad_enabled(grad and start < 0):
-            x = self.embed(x, grid)
-        for i in range(len(self.blocks)):
-            x = self.run_block(i, x, grad, start)
-        return self.pool(x, grid)
-
-    def token_grid(self, x: Tensor) -> Tuple[int, int, int]:
-        """``(T/t, H/p, W/p)`` of the Conv3d patch embedding for ``x``."""
+    def embed(self, x: Tensor) -> Tuple[Tensor, Tuple[int, int, int]]:
+        """Patch embedding + position embedding + dropout: ``(B, N, d)``, and
+        the token grid ``(T/t, H/p, W/p)``."""
         _, _, t, h, w = x.shape
-        return (t // self.tubelet_size, h // self.patch_size,
+        grid = (t // self.tubelet_size, h // self.patch_size,
                 w // self.patch_size)
-
-    def embed(self, x: Tensor, grid: Tuple[int, int, int]) -> Tensor:
-        """Patch embedding + position embedding + dropout: ``(B, N, d)``."""
         x = self.patch_embed(x)[0]
         x = x + self.pos_embed_for(grid).to(dtype=x.dtype)
-        return self.pos_drop(x)
+        return self.pos_drop(x), grid
 
     def pos_embed_for(self, grid: Tuple[int, int, int]) -> Tensor:
         """Position table ``(1, t*h*w, d)`` for a token grid.
@@ -141,12 +132,6 @@ class TunableVideoViT(TunableBackboneMixin, VisionTransformer):
         num_tokens = grid[0] * grid[1] * grid[2]
         return _sinusoid_table(num_tokens, self.embed_dims).to(
             self.pos_embed.device)
-
-    def forward_block(self, index: int, x: Tensor) -> Tensor:
-        """Block ``index``: ``x' = x + Attn(LN1(x)); x' + MLP(LN2(x'))``."""
-        block = self.blocks[index]
-        x = x + self.attn_branch(block, x)
-        return x + self.mlp_branch(block, x)
 
     def attn_branch(self, block: Block, x: Tensor) -> Tensor:
         """``DropPath(gamma_1 * Attn(LN1(x)))`` with the configured kernel."""
@@ -166,15 +151,15 @@ class TunableVideoViT(TunableBackboneMixin, VisionTransformer):
         """Multi-head self-attention of the stock module's parameters.
 
         ``(B, N, d) -> (B, N, d)``. The key bias is zero (VideoMAE learns only
-        q and v biases).
+        q and v biases, beside a bias-free ``qkv``). ``qkv`` and ``proj`` are
+        called as modules, so a method that wraps them (LoRA) needs nothing
+        here.
         """
         b, n, c = x.shape
+        qkv = attn.qkv(x)
         if hasattr(attn, 'q_bias'):
-            bias = torch.cat((attn.q_bias, torch.zeros_like(attn.v_bias),
-                              attn.v_bias))
-            qkv = F.linear(x, attn.qkv.weight, bias)
-        else:
-            qkv = attn.qkv(x)
+            qkv = qkv + torch.cat(
+                (attn.q_bias, torch.zeros_like(attn.v_bias), attn.v_bias))
         qkv = qkv.reshape(b, n, 3, attn.num_heads, -1).permute(2, 0, 3, 1, 4)
         q, k, v = qkv.unbind(0)
         if self.attn_impl == 'sdpa':
@@ -187,15 +172,32 @@ class TunableVideoViT(TunableBackboneMixin, VisionTransformer):
         x = x.transpose(1, 2).reshape(b, n, -1)
         return attn.proj_drop(attn.proj(x))
 
-    def pool(self, x: Tensor, grid: Tuple[int, int, int]) -> Tensor:
-        """Stock head of the backbone on patch tokens ``(B, t*h*w, d)``."""
+    def readout(self, x: Tensor, grid: Tuple[int, int, int], index: int,
+                pool: Optional[Callable[[Tensor, int], Tensor]] = None
+                ) -> Tensor:
+        """The stock readout on patch tokens ``(B, t*h*w, d)``: ``norm``,
+        then the mean then ``fc_norm`` (``pool`` replaces the mean), the
+        first token without mean pooling, or the token map with
+        ``return_feat_map``."""
         x = self.norm(x)
+        if pool is not None:
+            return self.fc_norm(pool(x, 0))
         if self.return_feat_map:
             return x.reshape(x.shape[0], *grid, self.embed_dims).permute(
                 0, 4, 1, 2, 3)
         if self.fc_norm is not None:
             return self.fc_norm(x.mean(1))
         return x[:, 0]
+
+    def cls_readout_error(self) -> Optional[str]:
+        return ('the VideoMAE ViT has none; valid here: None, '
+                "'image_pool', 'prompt_pool', 'global_pool'")
+
+    def pool_readout_error(self) -> Optional[str]:
+        if self.return_feat_map or self.fc_norm is None:
+            return ('is a mean of tokens then fc_norm: it needs '
+                    'use_mean_pooling=True and return_feat_map=False')
+        return None
 
     # ------------------------------------------------------------- loading
     def deterministic_keys(self):

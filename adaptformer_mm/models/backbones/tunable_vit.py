@@ -1,19 +1,19 @@
-"""The shared image backbone: mmpretrain's ViT (with CLS token), made tunable.
+"""The image ViT family: mmpretrain's ViT (with CLS token), made tunable.
 
 :class:`TunableViT` subclasses mmpretrain's ``VisionTransformer`` and keeps
 every parameter name, so mmpretrain ViT checkpoints (and MAE / timm files
 converted by ``tools/convert_image_ckpt.py``) load unchanged. Build-time
 freezing, frozen-in-eval, no graph below the first trainable block, activation
 checkpointing, summaries and load reports come from
-:class:`~.tunable_base.TunableBackboneMixin`, the same code as the video
-backbone. mmpretrain's attention is already fused
+:class:`~.tunable_base.TunableBackboneMixin`, the same code as every
+family; this file holds the family's hooks. mmpretrain's attention is already fused
 (``F.scaled_dot_product_attention``), so there is no ``attn_impl`` here.
 
 ``TunableViT(tuning='peft')`` is linear probing (the classifier reads the
 frozen CLS feature; only the neck/head train); ``tuning='full'`` is full
 fine-tuning.
 """
-from typing import Dict, Tuple
+from typing import Callable, Dict, List, Optional, Tuple
 
 import torch
 from mmpretrain.models.backbones.vision_transformer import (
@@ -24,7 +24,11 @@ from torch import Tensor
 
 from .tunable_base import StandardTunableMixin
 
-__all__ = ['TunableViT']
+__all__ = ['TunableViT', 'POOLED_OUT_TYPES']
+
+#: Output types with one feature per image, whose pooling a method may
+#: replace (the attentive probe, VPT's output ablation).
+POOLED_OUT_TYPES = ('cls_token', 'avg_featmap')
 
 
 @MODELS.register_module()
@@ -49,6 +53,10 @@ class TunableViT(StandardTunableMixin, VisionTransformer):
 
     convert_hint = 'tools/convert_image_ckpt.py'
     stock_backbone = VisionTransformer
+    registry = MODELS
+    family_name = 'ViT'
+    # The spec's image recipe: adapter dropout 0.1.
+    method_defaults = {'adapter_cfg': dict(dropout=0.1)}
 
     def prepare_tunable(self, stock: Dict[str, object]) -> None:
         if self.out_type == 'avg_featmap':
@@ -64,23 +72,49 @@ class TunableViT(StandardTunableMixin, VisionTransformer):
     blocks_attr = 'layers'
     embed_attrs = ('patch_embed', 'pre_norm', 'pos_embed', 'cls_token')
 
-    def forward(self, x: Tensor) -> Tuple[Tensor, ...]:
-        grad, start = self.grad_plan()
-        with torch.set_grad_enabled(grad and start < 0):
-            x, hw = self.embed(x)
-        outs = []
-        last = len(self.layers) - 1
-        for i in range(len(self.layers)):
-            x = self.run_block(i, x, grad, start)
-            if i == last and self.final_norm:
-                x = self.ln1(x)
-            if i in self.out_indices:
-                outs.append(self._format_output(x, hw))
+    @property
+    def num_prefix_tokens(self) -> int:
+        return self.num_extra_tokens
+
+    def after_block(self, index: int, x: Tensor, hw: Tuple[int, int],
+                    outs: List[Tensor]) -> Tensor:
+        """``ln1`` after the last block (``final_norm``); an output per
+        ``out_indices``."""
+        if index == len(self.layers) - 1 and self.final_norm:
+            x = self.ln1(x)
+        if index in self.out_indices:
+            outs.append(self.readout(x, hw, index))
+        return x
+
+    def format_outputs(self, outs: List[Tensor]) -> Tuple[Tensor, ...]:
         return tuple(outs)
+
+    def readout(self, x: Tensor, hw: Tuple[int, int], index: int,
+                pool: Optional[Callable[[Tensor, int], Tensor]] = None):
+        """The stock ``_format_output`` of ``out_type``; ``pool`` replaces
+        the CLS readout (it gets every token, CLS first) or the mean of the
+        patch tokens (then ``ln2``)."""
+        if pool is None:
+            return self._format_output(x, hw)
+        if self.out_type == 'cls_token':
+            return pool(x, self.num_extra_tokens)
+        return self.ln2(pool(x[:, self.num_extra_tokens:], 0))
+
+    def cls_readout_error(self) -> Optional[str]:
+        if self.out_type != 'cls_token':
+            return (f"it needs out_type='cls_token', got "
+                    f'out_type={self.out_type!r}')
+        return None
+
+    def pool_readout_error(self) -> Optional[str]:
+        if self.out_type not in POOLED_OUT_TYPES:
+            return (f'needs out_type in {POOLED_OUT_TYPES} (one pooled '
+                    f'feature per image), got out_type={self.out_type!r}')
+        return None
 
     def embed(self, x: Tensor) -> Tuple[Tensor, Tuple[int, int]]:
         """Patches, CLS, position embedding (resized to the input's grid),
-        dropout and pre-norm: ``(B, 1+N, d)`` and the patch grid ``(h, w)``.
+        dropout and pre-norm: ``(B, 1+N, d)``, and the patch grid ``(h, w)``.
         """
         x, hw = self.patch_embed(x)
         if self.cls_token is not None:
@@ -92,13 +126,6 @@ class TunableViT(StandardTunableMixin, VisionTransformer):
             mode=self.interpolate_mode,
             num_extra_tokens=self.num_extra_tokens)
         return self.pre_norm(self.drop_after_pos(x)), hw
-
-    def forward_block(self, index: int, x: Tensor) -> Tensor:
-        """Block ``index``: ``x' = x + Attn(LN1(x)); x' + MLP(LN2(x'))``,
-        the stock ``TransformerEncoderLayer.forward``."""
-        layer = self.layers[index]
-        x = x + self.attn_branch(layer, x)
-        return x + self.mlp_branch(layer, x)
 
     def attn_branch(self, layer: TransformerEncoderLayer, x: Tensor) -> Tensor:
         """``DropPath(gamma1 * Attn(LN1(x)))`` (mmpretrain's attention

@@ -1,5 +1,5 @@
 # VPT-deep on Swin-B as VPT runs it (prompts of each stage's width join
-# every window; see adaptformer_mm/models/backbones/swin_vpt.py): one prompt
+# every window; see adaptformer_mm/models/backbones/vpt.py): one prompt
 # token per block, 12,032 prompt parameters (2 x 128 + 2 x 256 + 18 x 512 +
 # 2 x 1024) + head. VPT tunes the prompt length per task; set
 # prompt_cfg.num_tokens (parameters: 12,032 per token).

@@ -39,7 +39,7 @@ def test_stock_keys_unchanged_adapters_under_blocks(tiny):
     assert extra == {f'blocks.1.adaptmlp.{m}.{p}' for m in ('down', 'up')
                      for p in ('weight', 'bias')}
     assert set(stock.state_dict()) <= set(model.state_dict())
-    assert model.adapted_layers == (1,)
+    assert model.adapter_layers == (1,)
     assert model.first_grad_block() == 1
 
 

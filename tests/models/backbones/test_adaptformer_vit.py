@@ -41,7 +41,7 @@ def test_stock_keys_unchanged_adapters_under_layers(image_tiny):
     extra = set(model.state_dict()) - set(stock.state_dict())
     assert extra == {f'layers.1.adaptmlp.{m}.{p}' for m in ('down', 'up')
                      for p in ('weight', 'bias')}
-    assert model.adapted_layers == (1, )
+    assert model.adapter_layers == (1, )
     assert model.first_grad_block() == 1
 
 

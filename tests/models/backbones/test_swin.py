@@ -24,8 +24,8 @@ from torch import nn
 import adaptformer_mm  # noqa: F401  (registers the models)
 from adaptformer_mm.apis import MultiTaskRecognizer, build_model
 from adaptformer_mm.apis.inference import predict_scores, video_data
-from adaptformer_mm.peft.swin_adapter import (SwinAdapterConfig,
-                                              swin_adapter_params)
+from adaptformer_mm.peft import AdaptMLP
+from adaptformer_mm.peft.swin_adapter import SwinAdapterConfig
 from adaptformer_mm.peft.task_file import load_task_file, write_task_file
 
 ARCH = dict(embed_dims=32, depths=[2, 2], num_heads=[2, 4])
@@ -167,7 +167,7 @@ def test_prompts_join_every_window_as_a_step_by_step_computation(domain):
                        prompt_cfg=dict(num_tokens=2, deep=False))
     x = inputs(domain)
     with torch.no_grad():
-        grid, prompts = model.embed(x)
+        (grid, prompts), _ = model.embed(x)
         assert prompts is None
         # Block 0 inserts the shallow set; block 1 (shifted windows) carries
         # the prompts on.
@@ -217,7 +217,7 @@ def test_deep_sets_replace_and_shallow_prompts_carry(domain):
                                                         deep=False))
     x = inputs(domain)
     with torch.no_grad():
-        grid = deep.embed(x)[0]
+        (grid, _), _ = deep.embed(x)
         a, b = torch.randn(2, 2, 32), torch.randn(2, 2, 32)
         # Block 1 of deep VPT discards what it is given.
         for s, t in zip(deep.forward_block(1, (grid, a)),
@@ -284,8 +284,17 @@ def test_swin_b_counts():
     """Swin-B (depths 2/2/18/2, widths 128..1024); the formulas are the
     contract's, checked there on tiny Swins."""
     widths, depths = [128, 256, 512, 1024], [2, 2, 18, 2]
-    assert swin_adapter_params(widths, depths) == 1_161_948
-    assert swin_adapter_params(widths, depths, [64] * 4) == 2 * (
+
+    def adapter_params(**adapter_cfg):
+        """Every block's AdaptMLP, built with its stage's config."""
+        cfg = SwinAdapterConfig.from_cfg(adapter_cfg)
+        return sum(
+            n * sum(p.numel() for p in AdaptMLP(w, stage_cfg).parameters())
+            for n, w, stage_cfg in zip(depths, widths,
+                                       cfg.stage_configs(widths)))
+
+    assert adapter_params() == 1_161_948
+    assert adapter_params(bottleneck=64) == 2 * (
         2 * 64 * 128 + 64 + 128) + 2 * (2 * 64 * 256 + 64 + 256) + 18 * (
             2 * 64 * 512 + 64 + 512) + 2 * (2 * 64 * 1024 + 64 + 1024)
     assert sum(d * w for d, w in zip(depths, widths)) == 12_032  # VPT / token
@@ -300,7 +309,7 @@ def test_adapter_equation_on_a_swin_block(mode):
         for name, param in model.named_parameters():
             if 'adaptmlp' in name:
                 param.normal_(0.0, 0.3)
-        grid = model.embed(inputs('video'))
+        grid, _ = model.embed(inputs('video'))
         block = model.tunable_blocks[1]
         stock = block(grid, _stage_mask(model, grid))
         x1 = grid + model.attn_branch(block, grid)
@@ -492,7 +501,8 @@ REPO = osp.dirname(osp.dirname(osp.dirname(osp.dirname(osp.abspath(
 SWIN_CONFIGS = sorted(
     osp.relpath(p, REPO) for p in glob.glob(
         osp.join(REPO, 'configs', '**', '*swin*.py'), recursive=True)
-    if '_base_' not in p)
+    if '_base_' not in p and osp.basename(p).startswith(
+        ('adaptformer', 'vpt')))  # the other methods: tests/configs
 
 
 def test_the_swin_configs_cover_both_methods_and_every_dataset():
@@ -610,3 +620,32 @@ def test_old_mmpretrain_swin_keys_load_as_in_the_stock_model():
     missing, unexpected = model.load_state_dict(old, strict=False)
     assert missing == [] and unexpected == []
     assert torch.equal(model.norm1.weight, stock.norm1.weight)
+
+
+def test_a_map_smaller_than_the_window_raises_what_the_stock_model_raises():
+    """Code written for mmpretrain's ShiftWindowMSA catches AssertionError;
+    ours is that and a ValueError, with the stock message."""
+    kwargs = dict(IMAGE, img_size=40, window_size=7)
+    x = torch.randn(1, 3, 40, 40)
+    with pytest.raises(AssertionError) as stock_error:
+        SwinTransformer(**kwargs)(x)
+    model = IMAGE_MODELS.build(dict(type='TunableSwin', _scope_='mmpretrain',
+                                    **kwargs))
+    with pytest.raises(AssertionError) as ours:
+        model(x)
+    assert isinstance(ours.value, ValueError)
+    assert str(ours.value) == str(stock_error.value)
+
+
+@pytest.mark.parametrize('pretrained', [[0, 1, 1], None])
+def test_a_bad_pretrained_argument_is_a_type_error(pretrained):
+    """Not 'a truncated checkpoint': the argument is wrong, as the stock
+    class says with a TypeError."""
+    model = VIDEO_MODELS.build(dict(type='TunableVideoSwin',
+                                    _scope_='mmaction',
+                                    **dict(VIDEO, pretrained=pretrained,
+                                           pretrained2d=True)))
+    with pytest.raises(TypeError, match=r'a checkpoint must be a file path '
+                       r'or URL \(str\), got ' + repr(pretrained).replace(
+                           '[', r'\[').replace(']', r'\]')):
+        model.init_weights()

@@ -143,7 +143,7 @@ def test_vit_b_counts_deep_and_shallow():
 def test_no_cls_token_gives_prompts_first(image_tiny, images):
     model = VPTViT(**image_tiny.kwargs, with_cls_token=False,
                    out_type='avg_featmap', prompt_cfg=dict(num_tokens=2))
-    assert model.prompt_offset == 0
+    assert model.num_prefix_tokens == 0
     assert model(images)[0].shape == (2, 64)
 
 
@@ -167,7 +167,7 @@ def test_bad_configuration_fails_at_build(image_tiny, prompt_cfg, match):
 
 @pytest.mark.parametrize('out_type, output, match', [
     ('avg_featmap', 'cls', "needs out_type='cls_token'"),
-    ('featmap', 'image_pool', 'gives a pooled'),
+    ('featmap', 'image_pool', 'replaces the pooled readout'),
     ('raw', 'cls', "needs out_type='cls_token'"),
 ])
 def test_output_needs_a_pooled_out_type(image_tiny, out_type, output, match):
