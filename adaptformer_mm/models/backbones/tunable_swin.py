@@ -90,11 +90,6 @@ class TunableSwinMixin(StandardTunableMixin):
         """Every block of every stage, stage 0 first."""
         return self._swin_blocks
 
-    def stage_blocks(self, stage: int) -> range:
-        """Indices of the blocks of ``stage``."""
-        start = sum(len(s.blocks) for s in self.swin_stages[:stage])
-        return range(start, start + len(self.swin_stages[stage].blocks))
-
     def deterministic_keys(self) -> Sequence[str]:
         # Relative position indices are a function of the window size.
         return [k for k in self.state_dict()
@@ -106,8 +101,9 @@ class TunableSwinMixin(StandardTunableMixin):
         """After a stage's last block: its output (``norm{s}``) and the
         patch merging, in the stock order (``out_after_downsample``)."""
         s = self.block_stage[index]
-        if index != self.stage_blocks(s)[-1]:
-            return x
+        last = len(self.block_stage) - 1
+        if index != last and self.block_stage[index + 1] == s:
+            return x  # not the stage's last block
         stage = self.swin_stages[s]
         after = self.out_after_downsample
         if stage.downsample is not None and after:
