@@ -198,6 +198,28 @@ def test_kinetics_separate_val_root_and_unknown_class(k400_ann, tmp_path):
         bl.kinetics_entries(str(k400_ann))
 
 
+def test_kinetics_classes_are_labels_without_quotes_as_in_mmaction2(
+        tmp_path):
+    # mmaction2 numbers the labels with double quotes removed, so a quoted
+    # spelling sorts by its name and is the same class as the plain one.
+    ann = tmp_path / 'k400'
+    ann.mkdir()
+    write_csv(ann / 'train.csv', [
+        ['"hurling (sport)"', 'abc', '0', '10', 'train', '0'],
+        ['abseiling', 'def', '0', '10', 'train', '0'],
+        ['zumba', 'ghi', '0', '10', 'train', '0'],
+    ])
+    write_csv(ann / 'validate.csv', [
+        ['hurling (sport)', 'jkl', '5', '15', 'val', '0'],
+    ])
+    splits = bl.kinetics_entries(str(ann))
+    assert splits['train'] == [
+        ('hurling_(sport)/abc_000000_000010.mp4', 1),
+        ('abseiling/def_000000_000010.mp4', 0),
+        ('zumba/ghi_000000_000010.mp4', 2)]
+    assert splits['val'] == [('hurling_(sport)/jkl_000005_000015.mp4', 1)]
+
+
 # ------------------------------------------------------------------ folder
 def test_folder_split_is_per_class_and_deterministic(tmp_path):
     videos = tmp_path / 'my_videos' / 'videos'

@@ -85,19 +85,23 @@ def hmdb51_entries(split_dir: str, split: int = 1
     """HMDB51 from the official ``<class>_test_split<N>.txt`` files.
 
     Each line is ``<video>.avi <flag>``: 1 = train, 2 = test, 0 = unused in
-    this split. Classes are numbered in sorted order (mmaction2's
-    ``classInd.txt``); videos live in ``<class>/<video>.avi``.
+    this split. Classes are numbered in sorted order of the class names
+    (``climb`` 5, ``climb_stairs`` 6), as in mmaction2's
+    ``tools/data/hmdb51/label_map.txt``; videos live in
+    ``<class>/<video>.avi``.
     """
     suffix = f'_test_split{split}.txt'
-    files = sorted(f for f in os.listdir(split_dir) if f.endswith(suffix))
-    if not files:
+    # Sort the class names, not the file names: 'climb_stairs_test_split1.txt'
+    # sorts before 'climb_test_split1.txt', but 'climb' before 'climb_stairs'.
+    classes = sorted(f[:-len(suffix)] for f in os.listdir(split_dir)
+                     if f.endswith(suffix))
+    if not classes:
         raise AnnotationError(
             f'no *{suffix} files in {split_dir} (HMDB51 split files, e.g. '
             f'brush_hair{suffix}); --split must be 1, 2 or 3')
-    classes = [f[:-len(suffix)] for f in files]
     splits = {'train': [], 'val': []}
-    for label, (cls, fname) in enumerate(zip(classes, files)):
-        path = osp.join(split_dir, fname)
+    for label, cls in enumerate(classes):
+        path = osp.join(split_dir, cls + suffix)
         with open(path) as f:
             for lineno, line in enumerate(f, 1):
                 parts = line.split()
@@ -121,15 +125,23 @@ KINETICS_CSVS = {
 }
 
 
+def _kinetics_class(label: str) -> str:
+    """``passing American football (in game)`` ->
+    ``passing_American_football_(in_game)``, mmaction2's ``convert_label``."""
+    return label.replace('"', '').replace(' ', '_')
+
+
 def kinetics_entries(ann_dir: str, level: int = 2, ext: str = '.mp4'
                      ) -> Dict[str, List[Entry]]:
     """Kinetics-400 from the official ``train.csv`` / ``validate.csv``.
 
     Columns ``label,youtube_id,time_start,time_end,split[,is_cc]``. A clip is
     ``{youtube_id}_{start:06d}_{end:06d}.mp4`` (the downloader's naming), in
-    a class folder ``label_with_underscores/`` when ``level=2``. Classes are
-    numbered in sorted order of the training labels (mmaction2's
-    ``label_map_k400.txt``).
+    a class folder ``label_with_underscores/`` when ``level=2``. As in
+    mmaction2's ``parse_kinetics_splits``, a class is its label without
+    double quotes and with spaces as underscores (the folder name), and
+    classes are numbered in sorted order of those names over the training
+    csv (for Kinetics-400 the order of mmaction2's ``label_map_k400.txt``).
     """
     if level not in (1, 2):
         raise ValueError(f'--level must be 1 or 2, got {level}')
@@ -148,22 +160,22 @@ def kinetics_entries(ann_dir: str, level: int = 2, ext: str = '.mp4'
                     f'{found[0]}: header {reader.fieldnames} lacks '
                     f'{sorted(need - set(reader.fieldnames or ()))}')
             rows[split] = [(found[0], r) for r in reader]
-    classes = sorted({r['label'] for _, r in rows['train']})
+    classes = sorted({_kinetics_class(r['label']) for _, r in rows['train']})
     index = {name: i for i, name in enumerate(classes)}
     splits = {}
     for split, items in rows.items():
         entries = []
         for path, r in items:
-            if r['label'] not in index:
+            cls = _kinetics_class(r['label'])
+            if cls not in index:
                 raise AnnotationError(
                     f'{path}: class {r["label"]!r} of {r["youtube_id"]} does '
                     f'not occur in the training csv')
             name = (f'{r["youtube_id"]}_{int(float(r["time_start"])):06d}_'
                     f'{int(float(r["time_end"])):06d}{ext}')
             if level == 2:
-                folder = r['label'].replace('"', '').replace(' ', '_')
-                name = f'{folder}/{name}'
-            entries.append((name, index[r['label']]))
+                name = f'{cls}/{name}'
+            entries.append((name, index[cls]))
         splits[split] = entries
     return splits
 
