@@ -329,10 +329,15 @@ def inflate_image_to_video(ckpt: Mapping,
         table = resize_pos_embed(table, (grid, grid), (side, side),
                                  mode='bicubic', num_extra_tokens=extra)
         out['backbone.pos_embed'] = table[:, extra:].repeat(1, temporal, 1)
+        resized = '' if grid == side else \
+            f', resized (bicubic) to {side}x{side}'
         notes.append(
-            f'backbone.pos_embed: the image table ({grid}x{grid}, CLS '
-            f'position dropped) tiled over {temporal} temporal positions; '
-            f'build the video backbone with use_learnable_pos_emb=True')
+            f'backbone.pos_embed: the image table ({grid}x{grid}{resized}, '
+            f'CLS position dropped) tiled over {temporal} temporal positions: '
+            f'a {temporal}x{side}x{side} (T x H x W) table for {num_frames} '
+            f'frames at {img_size} px; build the video backbone with '
+            f'use_learnable_pos_emb=True (one for another frame count or '
+            f'size resizes the table over space and time as it loads)')
     else:
         out['backbone.pos_embed'] = get_sinusoid_encoding(
             temporal * side * side, dims)

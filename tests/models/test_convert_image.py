@@ -209,6 +209,15 @@ def test_inflated_cls_checkpoint_loads_into_every_video_tensor():
                                image.pos_embed[:, 1:])
 
 
+def test_tiled_table_note_names_its_token_grid():
+    image = timm_keys(random_image_vit().state_dict())  # 2x2 patches
+    conversion = inflate_image_to_video(image, num_frames=8, img_size=64)
+    assert conversion.state_dict['backbone.pos_embed'].shape == (1, 64, 64)
+    [note] = [n for n in conversion.notes if n.startswith('backbone.pos')]
+    assert '(2x2, resized (bicubic) to 4x4, CLS position dropped)' in note
+    assert 'a 4x4x4 (T x H x W) table for 8 frames at 64 px' in note
+
+
 def test_sinusoid_option_and_bad_options():
     image = timm_keys(random_image_vit().state_dict())
     conversion = inflate_image_to_video(image, num_frames=4, img_size=32,

@@ -18,7 +18,8 @@ head train); ``tuning='full'`` is full fine-tuning.
 """
 import functools
 import logging
-from typing import Callable, Optional, Tuple
+import math
+from typing import Callable, List, Optional, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -32,6 +33,7 @@ from torch import Tensor, nn
 from .tunable_base import TUNINGS, TunableBackboneMixin, check_build_kwargs
 
 ATTN_IMPLS = ('sdpa', 'eager')
+Grid = Tuple[int, int, int]  # a token grid (t, h, w)
 
 __all__ = ['TunableVideoViT', 'TUNINGS', 'ATTN_IMPLS']
 
@@ -221,9 +223,12 @@ class TunableVideoViT(TunableBackboneMixin, VisionTransformer):
 
         A fixed sinusoid table depends only on the token count, and ours is
         already right for ``num_frames`` x ``img_size``. A learnable table
-        ``(1, t*h*w, d)`` of the same spatial grid (e.g. an image table tiled
-        over 16 frames loaded into an 8-frame model) is interpolated over
-        time; any other shape is an error naming the key.
+        ``(1, t*h*w, d)`` is resized from its own token grid, read by
+        :func:`_source_grid`, to this model's: bicubic over space at every
+        time step (as mmaction2 and mmpretrain resize position tables), then
+        linear over time at every position. A table whose grid cannot be
+        known (several grids fit its token count) is an error naming the
+        key, the grids that fit and this model's grid.
         """
         if not isinstance(self.pos_embed, nn.Parameter):
             print_log(
@@ -232,20 +237,99 @@ class TunableVideoViT(TunableBackboneMixin, VisionTransformer):
                 f'{tuple(self.pos_embed.shape)} instead.',
                 logger='current')
             return self.pos_embed.detach().clone()
-        _, h, w = self.pos_grid
-        if table.dim() != 3 or table.shape[-1] != self.embed_dims or \
-                table.shape[1] % (h * w):
+        if table.dim() != 3 or table.shape[0] != 1 or \
+                table.shape[-1] != self.embed_dims:
             raise ValueError(
                 f'{key}: checkpoint table {tuple(table.shape)} cannot fit '
                 f'this model\'s {tuple(self.pos_embed.shape)}: expected '
-                f'(1, t*{h}*{w}, {self.embed_dims}) for some t')
-        src = (table.shape[1] // (h * w), h, w)
+                f'(1, t*h*w, {self.embed_dims})')
+        src, fits = _source_grid(table, self.pos_grid)
+        if src is None:
+            raise ValueError(
+                f'{key}: checkpoint table {tuple(table.shape)} is not for '
+                f'this model\'s {_fmt(self.pos_grid)} (T x H x W) token grid, '
+                f'and its own grid cannot be known: {table.shape[1]} tokens '
+                f'fit {", ".join(_fmt(g) for g in fits) or "no grid"} (T x H '
+                f'x W grids of this model\'s aspect) and the table is not '
+                f'tiled over time. Build the backbone with the checkpoint\'s '
+                f'num_frames and img_size (inputs of other sizes are then '
+                f'resized at run time), or, for an image ViT, inflate it for '
+                f'this model: '
+                f'tools/inflate_image_to_video.py --num-frames '
+                f'{self.pos_grid[0] * self.tubelet_size} --img-size '
+                f'{self.pos_grid[1] * self.patch_size}.')
         print_log(
-            f'{key}: learnable table for {src[0]} temporal positions '
-            f'interpolated to {self.pos_grid[0]}.',
+            f'{key}: learnable table of the checkpoint\'s {_fmt(src)} token '
+            f'grid (T x H x W) resized to this model\'s '
+            f'{_fmt(self.pos_grid)}: bicubic over space, then linear over '
+            f'time.',
             logger='current',
             level=logging.INFO)
-        return _resize_table(table, src, self.pos_grid).detach()
+        return _resize_space_then_time(table, src, self.pos_grid).detach()
+
+
+def _fmt(grid: Grid) -> str:
+    return 'x'.join(str(n) for n in grid)
+
+
+def _constant_over_time(table: Tensor, steps: int) -> bool:
+    """Whether ``table`` ``(1, N, d)`` is ``steps`` exact copies of its first
+    ``N / steps`` tokens (a table tiled over time)."""
+    per_step = table.reshape(steps, -1)
+    return bool((per_step == per_step[:1]).all())
+
+
+def _source_grid(table: Tensor, dst: Grid
+                 ) -> Tuple[Optional[Grid], List[Grid]]:
+    """The token grid ``(t, h, w)`` a ``(1, N, d)`` table was built for, or
+    None when it cannot be known; and the grids that fit ``N``.
+
+    The grids that fit are those of ``N`` tokens whose spatial grid has the
+    aspect of ``dst`` (square for mmaction2's ViT): ``(N / (a*b*k^2), a*k,
+    b*k)``. The count alone rarely decides (784 = 4x14x14 = 16x7x7 =
+    196x2x2 = ...). A table tiled over time does: it is exact copies over
+    the ``t`` steps of its own grid (and of steps dividing ``t``), and by
+    chance over no other. Every table of ``tools/inflate_image_to_video.py``
+    is one (an image table repeated per frame), and stays one while frozen.
+    The grid with the most time steps of exact copies is taken; with none,
+    the only grid that fits; otherwise None. (A table equal at every token,
+    such as an untrained zero table, is copies over every grid and resizes
+    to itself whichever is taken.)
+    """
+    n = table.shape[1]
+    _, h, w = dst
+    unit = math.gcd(h, w)
+    a, b = h // unit, w // unit
+    fits = [(n // (a * b * k * k), a * k, b * k)
+            for k in range(1, math.isqrt(n // (a * b)) + 1)
+            if n % (a * b * k * k) == 0]  # most time steps first
+    tiled = [g for g in fits if g[0] > 1 and _constant_over_time(table, g[0])]
+    if tiled:
+        return tiled[0], fits
+    return (fits[0] if len(fits) == 1 else None), fits
+
+
+def _resize_space_then_time(table: Tensor, src: Grid, dst: Grid) -> Tensor:
+    """Separable resize of a ``(1, t*h*w, d)`` table from grid ``src`` to
+    ``dst``: bicubic over ``(h, w)`` at every time step, then linear over
+    ``t`` at every position (token order t, h, w as the Conv3d patch
+    embedding flattens). A table constant over time stays so exactly (its
+    steps are repeated): linear interpolation between equal values."""
+    (t, h, w), (t2, h2, w2), d = src, dst, table.shape[-1]
+    grid = table.reshape(t, h, w, d).permute(0, 3, 1, 2).float()
+    if (h, w) != (h2, w2):
+        grid = F.interpolate(grid, size=(h2, w2), mode='bicubic',
+                             align_corners=False)  # (t, d, h2, w2)
+    if t != t2:
+        if _constant_over_time(grid, t):
+            grid = grid[:1].expand(t2, -1, -1, -1)
+        else:
+            per_position = grid.permute(1, 2, 3, 0).reshape(1, -1, t)
+            grid = F.interpolate(per_position, size=t2, mode='linear',
+                                 align_corners=False).reshape(
+                                     d, h2, w2, t2).permute(3, 0, 1, 2)
+    return grid.permute(0, 2, 3, 1).reshape(1, t2 * h2 * w2, d).to(
+        table.dtype)
 
 
 def _resize_table(table: Tensor, src: Tuple[int, int, int],

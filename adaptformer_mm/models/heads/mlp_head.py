@@ -22,6 +22,8 @@ from torch import Tensor, nn
 
 from adaptformer_mm.peft import MLP, MLPHeadConfig
 
+from .bn_linear_head import check_batch_statistics
+
 __all__ = ['MLPHead', 'MLPClsHead']
 
 
@@ -42,7 +44,9 @@ class MLPHead(BaseHead):
         **kwargs: ``BaseHead`` arguments (``average_clips``, ...).
 
     Parameters: see :class:`~adaptformer_mm.peft.MLPHeadConfig` (the
-    BatchNorm has none). Shape: ``(N, d) -> (N, num_classes)``.
+    BatchNorm has none). Shape: ``(N, d) -> (N, num_classes)``. A training
+    batch of one sample is an error naming ``train_dataloader.drop_last``,
+    as in ``BNLinearHead``.
     """
 
     def __init__(self,
@@ -62,6 +66,7 @@ class MLPHead(BaseHead):
         self.mlp.reset_parameters()
 
     def forward(self, x: Tensor, **kwargs) -> Tensor:
+        check_batch_statistics(type(self).__name__, self.bn, x)
         return self.mlp(self.bn(x))
 
 

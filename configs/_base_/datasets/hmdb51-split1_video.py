@@ -64,11 +64,15 @@ test_pipeline = [
 # clips/s per core on HMDB51-like 320x240 MPEG-4 AVI clips, so 4-5 workers
 # per GPU keep up with 400 clips/s; 8 leave headroom. One decoder thread
 # each.
+# drop_last: the last incomplete batch of an epoch is dropped, as in the
+# reference video training (AdaptFormer, VideoMAE); a GPU whose share left
+# one clip over would otherwise give BNLinearHead's BatchNorm a batch of 1.
 train_dataloader = dict(
     batch_size=128,
     num_workers=8,
     persistent_workers=True,
     sampler=dict(type='DefaultSampler', shuffle=True),
+    drop_last=True,
     dataset=dict(
         type=dataset_type,
         ann_file=ann_file_train,

@@ -68,11 +68,15 @@ test_pipeline = [
 # hosts give a GPU: 16 here, and the GPU still waits on decoding. The fast
 # path (kinetics400_video_fast.py: re-encoded videos + repeated augmentation)
 # reads 2.5-2.7x as many clips per core. One decoder thread each.
+# drop_last: the last incomplete batch of an epoch is dropped, as in the
+# reference video training (AdaptFormer, VideoMAE); a GPU whose share left
+# one clip over would otherwise give BNLinearHead's BatchNorm a batch of 1.
 train_dataloader = dict(
     batch_size=128,
     num_workers=16,
     persistent_workers=True,
     sampler=dict(type='DefaultSampler', shuffle=True),
+    drop_last=True,
     dataset=dict(
         type=dataset_type,
         ann_file=ann_file_train,

@@ -64,11 +64,15 @@ test_pipeline = [
 # the 400 clips/s training target; 12 leave headroom for real footage. One
 # decoder thread each (DecordInit's default): workers, not threads, use the
 # cores. ssv2_video_fast.py needs fewer (repeated augmentation).
+# drop_last: the last incomplete batch of an epoch is dropped, as in the
+# reference video training (AdaptFormer, VideoMAE); a GPU whose share left
+# one clip over would otherwise give BNLinearHead's BatchNorm a batch of 1.
 train_dataloader = dict(
     batch_size=128,
     num_workers=12,
     persistent_workers=True,
     sampler=dict(type='DefaultSampler', shuffle=True),
+    drop_last=True,
     dataset=dict(
         type=dataset_type,
         ann_file=ann_file_train,

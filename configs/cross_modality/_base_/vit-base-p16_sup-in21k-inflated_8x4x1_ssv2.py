@@ -79,12 +79,14 @@ test_pipeline = [
     dict(type='PackActionInputs'),
 ]
 
-# 8 GPUs x 128 clips = the recipe's total batch of 1024.
+# 8 GPUs x 128 clips = the recipe's total batch of 1024; the last incomplete
+# batch is dropped (drop_last), as in the reference video training.
 train_dataloader = dict(
     batch_size=128,
     num_workers=8,
     persistent_workers=True,
     sampler=dict(type='DefaultSampler', shuffle=True),
+    drop_last=True,
     dataset=dict(type=dataset_type, ann_file=ann_file_train,
                  data_prefix=dict(video=data_root), pipeline=train_pipeline))
 val_dataloader = dict(

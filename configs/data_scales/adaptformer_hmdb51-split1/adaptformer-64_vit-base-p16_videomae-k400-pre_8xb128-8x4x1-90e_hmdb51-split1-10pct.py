@@ -7,4 +7,7 @@
 _base_ = ['./adaptformer-64_vit-base-p16_videomae-k400-pre'
           '_8xb128-8x4x1-90e_hmdb51-split1-100pct.py']
 
-train_dataloader = dict(dataset=dict(fraction=0.1))
+# The last batch is kept (drop_last=False, the full-data recipe drops it):
+# 357 clips are under one step of 8 x 128, so dropping it would leave
+# no step at all.
+train_dataloader = dict(drop_last=False, dataset=dict(fraction=0.1))

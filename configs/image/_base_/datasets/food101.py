@@ -25,11 +25,15 @@ test_pipeline = [
     dict(type='PackInputs'),
 ]
 
+# drop_last: the last incomplete batch of an epoch is dropped. The MAE and
+# Swin recipes put a BatchNorm neck (ClsBatchNormNeck, batch statistics)
+# before the head, which cannot normalise a last batch of one image.
 train_dataloader = dict(
     batch_size=128,
     num_workers=8,
     persistent_workers=True,
     sampler=dict(type='DefaultSampler', shuffle=True),
+    drop_last=True,
     dataset=dict(type=dataset_type, data_root=data_root, split='train',
                  pipeline=train_pipeline))
 val_dataloader = dict(
