@@ -1,7 +1,7 @@
 """Training-step and inference throughput of a config's model.
 
     python tools/benchmark.py CONFIG [--batch N] [--amp bf16|fp16|none]
-        [--steps K] [--warmup W] [--baseline] [--json out.json]
+        [--steps K] [--warmup W] [--baseline] [--json out.json [--force]]
         [--device cuda|cpu] [--frames T] [--size S] [--threads N]
         [--compile [BACKEND]] [--cfg-options k=v ...]
 

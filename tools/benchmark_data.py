@@ -3,7 +3,7 @@
     python tools/benchmark_data.py CONFIG [--split train] [--num-workers 0]
         [--samples N] [--data-root DIR] [--target-rate 400]
         [--baseline [--baseline-data-root DIR]]
-        [--json out.json] [--cfg-options k=v ...]
+        [--json out.json [--force]] [--cfg-options k=v ...]
 
 Builds ``{split}_dataloader.dataset`` from the config (its pipeline: decord
 decoding, sampling, crops, FormatShape) and reads ``--samples`` items, in

@@ -6,20 +6,30 @@ with the checks of ``CheckedVideoDataset`` (label an integer in range, video
 present) and loads every valid sample through the split's own pipeline
 (decoding included), in parallel with a progress bar. Each bad line is
 reported with file, line and reason; ``--write-clean`` writes the list
-without them (never over an existing file). Exit status 1 when a line is bad.
+without them (an existing file only with ``--force``). Exit status 1 when a
+line is bad.
+
+A wrapped dataset (``ClassBalancedSubset``, ``RepeatedAugDataset``, ...) is
+checked at the dataset inside every wrapper: its whole list (a subset is
+drawn from all of it) through its whole configured pipeline, decode and
+augmentation; the report names the wrappers it went through.
 
 Usage::
 
     python tools/check_dataset.py CONFIG [--split train val test]
-        [--workers N] [--write-clean LIST] [--cfg-options k=v ...]
+        [--workers N] [--write-clean LIST [--force]] [--cfg-options k=v ...]
 """
 import argparse
+import copy
 import os
 import os.path as osp
 import sys
-from typing import Dict, List, Tuple
+from typing import Dict, List, Sequence, Tuple
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+
+from adaptformer_mm.utils.cli import (  # noqa: E402
+    add_cfg_options, add_force_option, refuse_overwrite)
 
 SPLITS = ('train', 'val', 'test')
 _DATASET = None  # the split being checked, shared with forked workers
@@ -35,28 +45,41 @@ def parse_args(argv=None):
     parser.add_argument(
         '--write-clean', metavar='LIST',
         help='write the good lines of the (single) checked split here')
-    from mmengine.config import DictAction
-    parser.add_argument('--cfg-options', nargs='+', action=DictAction,
-                        help='override config settings')
+    add_force_option(parser, '--write-clean')
+    add_cfg_options(parser, 'override config settings, e.g. '
+                    'train_dataloader.dataset.ann_file=LIST')
     args = parser.parse_args(argv)
     if args.write_clean and len(args.split) != 1:
         parser.error(f'--write-clean needs exactly one --split (got '
                      f'{args.split})')
-    if args.write_clean and osp.exists(args.write_clean):
-        parser.error(f'--write-clean: {args.write_clean} exists; give a new '
-                     'file (nothing is overwritten)')
+    refuse_overwrite(parser, args, 'write_clean')
     if args.workers < 0:
         parser.error(f'--workers: {args.workers}; give 0 or more')
     return args
 
 
 def build_split(cfg, split: str):
-    """The split's dataset, built without reading its list (lazy_init), so
-    a bad line cannot stop the check before it starts."""
+    """The dataset inside every wrapper of the split, built without reading
+    its list (lazy_init), so a bad line cannot stop the check before it
+    starts; and the wrappers (:class:`DatasetLevel`, outermost first)."""
     from mmaction.registry import DATASETS
-    dataset_cfg = cfg[f'{split}_dataloader'].dataset.copy()
-    dataset_cfg['lazy_init'] = True
-    return DATASETS.build(dataset_cfg)
+
+    from adaptformer_mm.utils.pipeline import unwrap_dataset_cfg
+    key = f'{split}_dataloader.dataset'
+    inner, chain = unwrap_dataset_cfg(
+        copy.deepcopy(cfg[f'{split}_dataloader'].dataset), key)
+    key = chain[-1].inner_key if chain else key
+    if inner.get('on_bad_sample') == 'skip':
+        # A sample that fails must be reported, not replaced by the next.
+        inner['on_bad_sample'] = 'error'
+    inner['lazy_init'] = True
+    dataset = DATASETS.build(inner)
+    if not getattr(dataset, 'ann_file', None):
+        raise ValueError(
+            f'{cfg.filename}: {key} ({inner.get("type")}) reads no '
+            'annotation list (ann_file); check_dataset checks datasets of '
+            '"path label" lists (VideoDataset, CheckedVideoDataset, ...)')
+    return dataset, chain
 
 
 def available_splits(cfg) -> List[str]:
@@ -75,26 +98,38 @@ def checker_for(dataset):
 
 
 def _load(index: int) -> Tuple[int, str]:
-    """Load one sample through the pipeline; '' or the reason it failed."""
+    """Load one sample through the pipeline; '' or the reason it failed
+    (the decoder's error: the report names the file and line itself)."""
+    from adaptformer_mm.datasets.robust import BadSampleError
     try:
         _DATASET.prepare_data(index)
         return index, ''
     except Exception as e:  # decoders raise many types
+        if isinstance(e, BadSampleError) and e.__cause__ is not None:
+            e = e.__cause__  # CheckedVideoDataset's wrapper of the error
         return index, f'{type(e).__name__}: {" ".join(str(e).split())[:300]}'
 
 
-def check_split(dataset, split: str, workers: int) -> Dict:
+def via(chain: Sequence) -> str:
+    """' (inside W1 at KEY > W2 at KEY)': the wrappers a check went
+    through, outermost first; '' for none."""
+    return f' (inside {" > ".join(map(str, chain))})' if chain else ''
+
+
+def check_split(dataset, split: str, workers: int,
+                chain: Sequence = ()) -> Dict:
     """Check one split: bad lines of the list, then samples that fail."""
     global _DATASET
     from mmengine.utils import track_parallel_progress, track_progress
 
     samples, bad, lines = checker_for(dataset).parse_annotations()
-    print(f'{split}: {dataset.ann_file}: {len(samples)} valid lines to load',
-          flush=True)
+    print(f'{split}: {dataset.ann_file}{via(chain)}: {len(samples)} valid '
+          'lines to load', flush=True)
     if samples:
-        # The dataset loads exactly the lines that passed the checks.
-        dataset.load_data_list = lambda: [
-            {k: v for k, v in s.items() if k != 'ann_line'} for s in samples]
+        # The dataset loads exactly the lines that passed the checks (each
+        # with its ann_line, which a CheckedVideoDataset's errors name), as
+        # copies: full_init clears the list it serializes.
+        dataset.load_data_list = lambda: [dict(s) for s in samples]
         dataset.full_init()
         _DATASET = dataset
         indices = list(range(len(samples)))
@@ -111,7 +146,7 @@ def check_split(dataset, split: str, workers: int) -> Dict:
                             f'{sample["filename"]}: {reason}'))
     bad.sort()
     return dict(split=split, ann_file=dataset.ann_file, lines=lines, bad=bad,
-                total=sum(1 for ln in lines if ln.strip()))
+                total=sum(1 for ln in lines if ln.strip()), via=via(chain))
 
 
 def main(argv=None) -> int:
@@ -132,16 +167,16 @@ def main(argv=None) -> int:
     checked = set()
     reports = []
     for split in splits:
-        dataset = build_split(cfg, split)
+        dataset, chain = build_split(cfg, split)
         if dataset.ann_file in checked:  # e.g. test_dataloader = val's
             continue
         checked.add(dataset.ann_file)
-        reports.append(check_split(dataset, split, args.workers))
+        reports.append(check_split(dataset, split, args.workers, chain))
     bad_total = 0
     print()
     for r in reports:
         bad_total += len(r['bad'])
-        print(f'{r["split"]}: {r["ann_file"]}: {r["total"]} lines, '
+        print(f'{r["split"]}: {r["ann_file"]}{r["via"]}: {r["total"]} lines, '
               f'{r["total"] - len(r["bad"])} good, {len(r["bad"])} bad')
         for _, message in r['bad']:
             print(f'  {message}')
@@ -150,7 +185,7 @@ def main(argv=None) -> int:
         bad_lines = {number for number, _ in r['bad']}
         good = [ln for number, ln in enumerate(r['lines'], start=1)
                 if ln.strip() and number not in bad_lines]
-        with open(args.write_clean, 'x') as f:  # 'x': never overwrite
+        with open(args.write_clean, 'w') as f:
             f.write('\n'.join(good) + '\n')
         print(f'wrote {len(good)} good lines of {r["ann_file"]} to '
               f'{args.write_clean}')

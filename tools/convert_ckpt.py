@@ -1,7 +1,7 @@
 """Convert a VideoMAE or VideoMAE V2 checkpoint (pre-training, fine-tuned or
 distilled) to mmaction2.
 
-    python tools/convert_ckpt.py IN.pth OUT.pth [--num-frames 16]
+    python tools/convert_ckpt.py IN.pth OUT.pth [--num-frames 16] [--force]
 
 The layout is detected from the keys (see adaptformer_mm/models/convert.py);
 VideoMAE V2 files (``vit_g_hybrid_pt_1200e.pth``,

@@ -1,6 +1,7 @@
 """Convert an image ViT checkpoint (MAE, timm or MoCo v3) to mmpretrain keys.
 
     python tools/convert_image_ckpt.py IN.pth OUT.pth [--img-size 224]
+        [--force]
 
 The layout is detected from the keys (see
 adaptformer_mm/models/convert_image.py). The output holds

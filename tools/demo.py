@@ -27,8 +27,8 @@ from adaptformer_mm.apis import (config_classes, inference_video,  # noqa: E402
 from adaptformer_mm.peft import merge_lora  # noqa: E402
 from adaptformer_mm.utils.cli import (  # noqa: E402
     add_backbone_option, add_device_option, add_label_file_option,
-    add_merge_lora_option, add_topk_option, add_video_argument,
-    require_video, tool_parser)
+    add_force_option, add_merge_lora_option, add_topk_option,
+    add_video_argument, refuse_overwrite, require_video, tool_parser)
 
 # Container -> fourcc that OpenCV's bundled FFmpeg writes without extras.
 FOURCC = {'.mp4': 'mp4v', '.avi': 'MJPG'}
@@ -51,8 +51,7 @@ def parse_args(argv=None):
         '--out-video',
         help=f'write the video with the labels drawn on it '
         f'({"/".join(FOURCC)})')
-    parser.add_argument(
-        '--force', action='store_true', help='overwrite --out-video')
+    add_force_option(parser, '--out-video')
     add_merge_lora_option(parser)
     add_device_option(parser)
     args = parser.parse_args(argv)
@@ -61,9 +60,7 @@ def parse_args(argv=None):
         if ext not in FOURCC:
             parser.error(f'--out-video {args.out_video}: use one of '
                          f'{sorted(FOURCC)}')
-        if osp.exists(args.out_video) and not args.force:
-            parser.error(f'--out-video {args.out_video} exists; choose '
-                         'another name or pass --force')
+        refuse_overwrite(parser, args, 'out_video')
     return args
 
 

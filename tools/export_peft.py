@@ -22,7 +22,8 @@ from adaptformer_mm.apis import (build_model, config_classes,  # noqa: E402
 from adaptformer_mm.compat import safe_torch_load  # noqa: E402
 from adaptformer_mm.peft.task_file import write_task_file  # noqa: E402
 from adaptformer_mm.utils.cli import (  # noqa: E402
-    add_backbone_option, add_label_file_option, tool_parser)
+    add_backbone_option, add_force_option, add_label_file_option,
+    refuse_overwrite, tool_parser)
 
 
 def parse_args(argv=None):
@@ -35,9 +36,10 @@ def parse_args(argv=None):
         'checkpoint, meta.cfg)')
     add_backbone_option(parser)
     add_label_file_option(parser)
-    parser.add_argument(
-        '--force', action='store_true', help='overwrite OUT if it exists')
-    return parser.parse_args(argv)
+    add_force_option(parser, 'OUT')
+    args = parser.parse_args(argv)
+    refuse_overwrite(parser, args, 'out')
+    return args
 
 
 def main(argv=None):
@@ -45,9 +47,6 @@ def main(argv=None):
     if osp.abspath(args.out) == osp.abspath(args.checkpoint):
         raise ValueError(f'OUT {args.out} is the input checkpoint; choose '
                          'another file name')
-    if osp.exists(args.out) and not args.force:
-        raise FileExistsError(f'{args.out} exists; choose another output '
-                              'path or pass --force to overwrite it')
     ckpt = safe_torch_load(args.checkpoint, map_location='cpu')
     meta = ckpt.get('meta') or {}
     if args.config:

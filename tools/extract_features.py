@@ -8,13 +8,14 @@
 Runs the backbone of CONFIG's model, loaded from CHECKPOINT (full,
 tunable-only or task file; ``--backbone-only``: just the ``backbone.*``
 tensors of any checkpoint, e.g. a pre-training run's), over the split in
-order (``train`` through the val pipeline: a cache holds one un-augmented
-view per sample), batched, with a progress bar, and writes the ``(N, d)``
-features and labels to FILE (default
-``{work_dir}/features/{split}_{key}.pth``, the key a hash of the model and
-dataset configs, the checkpoint's bytes and the split). An existing FILE
-of the same key is reused; one of another key is refused unless
-``--force``.
+order, one un-augmented view per sample (``train`` through the val
+pipeline; a wrapper that repeats samples, ``RepeatedAugDataset``, is
+dropped with its collate function; a data-scale subset is kept), batched,
+with a progress bar, and writes the ``(N, d)`` features and labels to FILE
+(default ``{work_dir}/features/{split}_{key}.pth``, the key a hash of the
+model config, the split's dataset config with every wrapper and pipeline,
+the checkpoint's bytes and the split). An existing FILE of the same key is
+reused; one of another key is refused unless ``--force``.
 
 ``--probe`` also extracts (or reuses) ``train`` and trains a head on the
 cached train features (MAE's BatchNorm + Linear; ``--probe-layers K``: K

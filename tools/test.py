@@ -18,8 +18,9 @@ import adaptformer_mm  # noqa: E402,F401  (stack fixes + registrations)
 from adaptformer_mm.engine import setup_cpu_distributed  # noqa: E402
 from adaptformer_mm.peft import pretrained_backbone_file  # noqa: E402
 from adaptformer_mm.utils.cli import (  # noqa: E402
-    add_backbone_option, add_merge_lora_option, add_runner_options,
-    parse_runner_args, runner_parser, set_work_dir)
+    add_backbone_option, add_force_option, add_merge_lora_option,
+    add_runner_options, parse_runner_args, refuse_overwrite, runner_parser,
+    set_work_dir)
 from mmengine.config import Config  # noqa: E402
 from mmengine.registry import RUNNERS  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
@@ -34,7 +35,8 @@ def parse_args(argv=None):
     parser.add_argument(
         '--dump',
         type=str,
-        help='dump predictions to this new .pkl file for offline evaluation')
+        help='dump predictions to this .pkl file for offline evaluation')
+    add_force_option(parser, '--dump')
     parser.add_argument(
         '--show-dir', help='directory where visualizations are saved')
     parser.add_argument(
@@ -46,7 +48,9 @@ def parse_args(argv=None):
     add_runner_options(
         parser,
         'override config settings, e.g. test_dataloader.batch_size=4')
-    return parse_runner_args(parser, argv)
+    args = parse_runner_args(parser, argv)
+    refuse_overwrite(parser, args, 'dump')
+    return args
 
 
 def merge_args(cfg, args):
@@ -65,9 +69,6 @@ def merge_args(cfg, args):
     if args.dump is not None:
         if not args.dump.endswith(('.pkl', '.pickle')):
             raise ValueError(f'--dump {args.dump}: use a .pkl file name')
-        if osp.exists(args.dump):
-            raise FileExistsError(
-                f'--dump {args.dump} exists; choose a new file name')
         dump_metric = dict(type='DumpResults', out_file_path=args.dump)
         if isinstance(cfg.test_evaluator, (list, tuple)):
             cfg.test_evaluator = list(cfg.test_evaluator) + [dump_metric]

@@ -32,8 +32,8 @@ from mmengine.dataset import Compose, pseudo_collate
 from mmengine.registry import FUNCTIONS
 from mmaction.registry import DATASETS
 
-# Also importable from here (its first home).
-from adaptformer_mm.utils.pipeline import step_name
+# step_name: also importable from here (its first home).
+from adaptformer_mm.utils.pipeline import decode_steps, step_name
 
 __all__ = ['RepeatedAugDataset', 'repeated_aug_collate', 'step_name']
 
@@ -49,7 +49,8 @@ class RepeatedAugDataset:
         num_decode_steps (int, optional): how many leading pipeline steps
             run once per video. Default: up to and including the last step
             whose type ends with ``Decode`` (``DecordDecode``,
-            ``ScaledDecordDecode``, ``PyAVDecode``, ...).
+            ``ScaledDecordDecode``, ``PyAVDecode``, ...:
+            :func:`adaptformer_mm.utils.pipeline.decode_steps`).
     """
 
     def __init__(self,
@@ -62,23 +63,11 @@ class RepeatedAugDataset:
                         else dataset)
         self.num_repeats = num_repeats
         transforms = list(self.dataset.pipeline.transforms)
-        names = [step_name(t) for t in transforms]
-        if num_decode_steps is None:
-            decodes = [i for i, n in enumerate(names) if n.endswith('Decode')]
-            if not decodes:
-                raise ValueError(
-                    f'pipeline {names} has no *Decode step: set '
-                    'num_decode_steps to the number of steps to run once')
-            num_decode_steps = decodes[-1] + 1
-        if not 0 < num_decode_steps < len(transforms):
-            raise ValueError(
-                f'num_decode_steps={num_decode_steps} must leave steps on '
-                f'both sides of the split of {names}')
-        self.num_decode_steps = num_decode_steps
+        self.num_decode_steps = decode_steps(transforms, num_decode_steps)
         # The wrapped dataset keeps its own loading (and, for
         # CheckedVideoDataset, its bad-sample handling) for the decode part.
-        self.dataset.pipeline = Compose(transforms[:num_decode_steps])
-        self.augment = Compose(transforms[num_decode_steps:])
+        self.dataset.pipeline = Compose(transforms[:self.num_decode_steps])
+        self.augment = Compose(transforms[self.num_decode_steps:])
         self.metainfo = getattr(self.dataset, 'metainfo', {})
 
     def __len__(self) -> int:

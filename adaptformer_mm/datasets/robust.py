@@ -229,8 +229,10 @@ class BadSampleMixin:
 
     def _describe(self, idx: int, error: Exception) -> str:
         src = self._sample_source(idx)
-        return (f'cannot load sample {idx} ({src["ann_file"]} line '
-                f'{src["line"]}): {src["filename"]}: '
+        # A data list made elsewhere (not by load_data_list) has no line.
+        where = src['ann_file'] if src['line'] is None else \
+            f'{src["ann_file"]} line {src["line"]}'
+        return (f'cannot load sample {idx} ({where}): {src["filename"]}: '
                 f'{type(error).__name__}: {_one_line(error)}')
 
     def _record_bad(self, idx: int, error: Exception) -> None:

@@ -1,7 +1,7 @@
 """The command lines several tools share, written once.
 
-* :class:`ConverterTool`: ``SRC DST [options] [--ignore-unknown]`` of the
-  checkpoint converters (``tools/convert_ckpt.py``,
+* :class:`ConverterTool`: ``SRC DST [options] [--ignore-unknown] [--force]``
+  of the checkpoint converters (``tools/convert_ckpt.py``,
   ``tools/convert_image_ckpt.py``, ``tools/inflate_image_to_video.py``),
   run through :func:`adaptformer_mm.models.convert.convert_file` (exit
   status 0, or 1 with an error naming ``SRC``).
@@ -16,6 +16,10 @@ A tool states only its own options and what it runs; ``parse_args`` and
 Options several other tools share:
 
 * :func:`tool_parser`: a tool's parser whose ``--help`` is its docstring;
+* every tool that writes a file the user may already have:
+  :func:`add_force_option` (``--force``) and :func:`refuse_overwrite`, which
+  stops before any work when the file exists and ``--force`` was not given
+  (both tool objects above do it for ``DST`` and ``--json``);
 * the Runner tools (``tools/train.py``, ``tools/test.py``):
   :func:`runner_parser` (``CONFIG``, ``--work-dir``),
   :func:`add_runner_options` (``--cfg-options``, ``--launcher``,
@@ -74,7 +78,10 @@ class ConverterTool:
         parser.add_argument(
             '--ignore-unknown', action='store_true',
             help='drop keys no rule converts instead of failing')
-        return parser.parse_args(argv)
+        add_force_option(parser, 'DST')
+        args = parser.parse_args(argv)
+        refuse_overwrite(parser, args, 'dst')
+        return args
 
     def main(self, argv: Argv = None) -> int:
         """Convert ``src`` to ``dst``; the exit status."""
@@ -85,9 +92,11 @@ class ConverterTool:
 
 
 def add_json_option(parser: argparse.ArgumentParser) -> None:
-    """``--json FILE``, which :meth:`ConfigBenchmarkTool.main` writes; each
-    benchmark adds it where its help lists it."""
+    """``--json FILE`` (and ``--force`` to overwrite it), which
+    :meth:`ConfigBenchmarkTool.main` writes; each benchmark adds it where
+    its help lists it."""
     parser.add_argument('--json', help='write the figures to this file')
+    add_force_option(parser, '--json')
 
 
 @dataclass(frozen=True)
@@ -114,7 +123,9 @@ class ConfigBenchmarkTool:
         add_config_argument(parser)
         self.add_options(parser)
         add_cfg_options(parser, self.cfg_options_help)
-        return parser.parse_args(argv)
+        args = parser.parse_args(argv)
+        refuse_overwrite(parser, args, 'json')
+        return args
 
     def main(self, argv: Argv = None) -> dict:
         """Run on the config, print the table, write ``--json``; the
@@ -141,6 +152,41 @@ def tool_parser(doc: str) -> argparse.ArgumentParser:
     return argparse.ArgumentParser(
         description=first, epilog=rest.strip('\n') or None,
         formatter_class=argparse.RawDescriptionHelpFormatter)
+
+
+def add_force_option(parser: argparse.ArgumentParser, output: str) -> None:
+    """``--force``: overwrite ``output`` (the option or argument naming the
+    file the tool writes) when it exists; see :func:`refuse_overwrite`."""
+    parser.add_argument('--force', action='store_true',
+                        help=f'overwrite {output} if it exists')
+
+
+def refuse_overwrite(parser: argparse.ArgumentParser,
+                     args: argparse.Namespace, *dests: str) -> None:
+    """Stop (``parser.error``: usage, the message, exit status 2) when a file
+    that the arguments ``dests`` name exists and ``--force``
+    (:func:`add_force_option`) was not given; called right after parsing,
+    so nothing has run yet. The message names the option (``--out FILE``)
+    or the argument (``DST FILE``)."""
+    if getattr(args, 'force', False):
+        return
+    for dest in dests:
+        path = getattr(args, dest, None)
+        if path and osp.exists(path):
+            parser.error(f'{_argument_name(parser, dest)} {path} exists; '
+                         'choose another name or pass --force to overwrite '
+                         'it')
+
+
+def _argument_name(parser: argparse.ArgumentParser, dest: str) -> str:
+    """How ``--help`` spells the argument stored in ``dest``: its longest
+    option string, else its metavar or ``DEST``."""
+    for action in parser._actions:  # argparse has no public accessor
+        if action.dest == dest:
+            if action.option_strings:
+                return max(action.option_strings, key=len)
+            return action.metavar or dest.upper()
+    return dest
 
 
 def add_config_argument(parser: argparse.ArgumentParser) -> None:

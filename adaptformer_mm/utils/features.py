@@ -5,10 +5,12 @@ them in seconds (``tools/extract_features.py``).
   pooled features (a video's clips x crops averaged) and ``(N,)`` labels,
   batched, with a progress bar;
 * :func:`split_dataloader_cfg`: the dataloader of a config's split, in order,
-  and for ``'train'`` with the val pipeline (a cache cannot re-augment);
+  one view per sample, and for ``'train'`` with the val pipeline (a cache
+  cannot re-augment);
 * :func:`cached_features`: the features of (config, checkpoint, split)
-  written once to a file keyed by all three and reused; a file of another
-  key is never overwritten unless ``force``;
+  written once to a file keyed by all three (:func:`feature_key`: the model,
+  the dataset with its wrappers and pipeline, the checkpoint's bytes) and
+  reused; a file of another key is never overwritten unless ``force``;
 * :class:`FeatureSet` (the file's content), :class:`CachedFeatureDataset`
   (a torch dataset over it) and :func:`train_probe` (a linear or MLP head on
   cached features with plain torch: the frozen-backbone protocol minus
@@ -29,7 +31,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.utils.data import DataLoader, Dataset
 
-from .pipeline import innermost_dataset_cfg, step_name
+from .pipeline import step_name, unwrap_dataset_cfg
 
 FORMAT = 'adaptformer_mm.features/1'
 SPLITS = ('train', 'val', 'test')
@@ -159,11 +161,15 @@ def extract(model: nn.Module,
 def split_dataloader_cfg(cfg, split: str,
                          batch_size: Optional[int] = None,
                          num_workers: Optional[int] = None) -> dict:
-    """The ``{split}_dataloader`` of ``cfg``, in dataset order.
+    """The ``{split}_dataloader`` of ``cfg``, in dataset order, every sample
+    once (no ``drop_last``) as one view (a feature cache cannot re-augment).
 
-    ``'train'`` reads the train annotations through the val pipeline (no
-    augmentation: a feature cache holds one view per sample) and drops
-    repeat wrappers (``RepeatedAugDataset``; a data-scale subset is kept).
+    Wrappers that repeat samples (``RepeatedAugDataset``'s K views,
+    mmengine's ``RepeatDataset``: :class:`~.pipeline.WrapperRole`) are
+    dropped, and with them the loader's ``collate_fn`` when it is theirs
+    (``repeated_aug_collate``); a data-scale subset stays. ``'train'``
+    reads its annotations through the val pipeline (that of the dataset
+    inside every wrapper of ``val_dataloader``).
     """
     if split not in SPLITS:
         raise ValueError(f'split must be one of {SPLITS}, got {split!r}')
@@ -173,20 +179,27 @@ def split_dataloader_cfg(cfg, split: str,
                        f'{split}_dataloader')
     loader = copy.deepcopy(loader.to_dict() if hasattr(loader, 'to_dict')
                            else dict(loader))
+    inner, chain = unwrap_dataset_cfg(loader['dataset'],
+                                      f'{split}_dataloader.dataset')
     if split == 'train':
-        # One view per sample: no repeat wrapper; a data-scale subset stays.
-        dataset = loader['dataset']
-        while step_name(dataset) == 'RepeatedAugDataset':
-            dataset = dataset['dataset']
         val = cfg.get('val_dataloader')
         if not val:
             raise KeyError('--split train uses the val pipeline; the config '
                            'has no val_dataloader')
-        innermost_dataset_cfg(dataset)['pipeline'] = copy.deepcopy(
-            innermost_dataset_cfg(val['dataset'])['pipeline'])
-        loader['dataset'] = dataset
+        inner['pipeline'] = copy.deepcopy(
+            unwrap_dataset_cfg(val['dataset'])[0]['pipeline'])
+    dataset = inner
+    for level in reversed(chain):
+        if not level.role.repeats:
+            dataset = dict(level.dataset, dataset=dataset)
+    loader['dataset'] = dataset
+    dropped = {level.collate_fn for level in chain
+               if level.role.repeats and level.collate_fn}
+    if _collate_name(loader.get('collate_fn')) in dropped:
+        del loader['collate_fn']  # the Runner's default: pseudo_collate
     loader['sampler'] = dict(type='DefaultSampler', shuffle=False)
     loader.pop('batch_sampler', None)
+    loader.pop('drop_last', None)  # every sample, the last batch included
     if batch_size is not None:
         loader['batch_size'] = batch_size
     if num_workers is not None:
@@ -194,6 +207,16 @@ def split_dataloader_cfg(cfg, split: str,
     if not loader.get('num_workers'):
         loader['persistent_workers'] = False
     return loader
+
+
+def _collate_name(collate_fn: Any) -> Optional[str]:
+    """A loader's ``collate_fn`` by name: its config's type without scope,
+    or the function's name."""
+    if collate_fn is None:
+        return None
+    if isinstance(collate_fn, dict):
+        return step_name(collate_fn)
+    return getattr(collate_fn, '__name__', None)
 
 
 # ----------------------------------------------------------------- cache
@@ -206,17 +229,30 @@ def file_checksum(path: str) -> str:
     return digest.hexdigest()
 
 
-def feature_key(model_cfg: dict, loader_cfg: dict, checkpoint_sha: str,
-                split: str, backbone_only: bool) -> str:
-    """What decides the features: the model and dataset configs, the
-    checkpoint's bytes, the split and how the checkpoint loads (not the
-    batch size or workers)."""
+def feature_key(cfg, loader_cfg: dict, checkpoint_sha: str, split: str,
+                backbone_only: bool) -> str:
+    """What decides the features, hashed: the model config, the split's
+    dataset as the config writes it (every wrapper with its settings: the
+    repeats, a subset's fraction or shots, fold and seed), the dataset
+    ``loader_cfg`` reads (:func:`split_dataloader_cfg`: its pipeline) and
+    its collate function, the checkpoint's bytes, the split and how the
+    checkpoint loads; not the batch size or the workers."""
+    written = cfg[f'{split}_dataloader']['dataset']
+    collate = loader_cfg.get('collate_fn')
     plain = json.dumps(
-        dict(model=model_cfg, dataset=loader_cfg.get('dataset'),
+        dict(model=_plain(cfg.model), dataset=_plain(written),
+             read=_plain(loader_cfg.get('dataset')),
+             # a config as written; a function by name (not its address)
+             collate_fn=_plain(collate) if isinstance(collate, dict)
+             else _collate_name(collate),
              checkpoint=checkpoint_sha, split=split,
              backbone_only=backbone_only),
         sort_keys=True, default=repr)
     return hashlib.sha256(plain.encode()).hexdigest()
+
+
+def _plain(value: Any) -> Any:
+    return value.to_dict() if hasattr(value, 'to_dict') else value
 
 
 def load_backbone_only(model: nn.Module, checkpoint: str) -> None:
@@ -275,8 +311,7 @@ def cached_features(config: Union[str, Any],
     if not osp.isfile(checkpoint):
         raise FileNotFoundError(f'checkpoint not found: {checkpoint}')
     sha = file_checksum(checkpoint)
-    key = feature_key(cfg.model.to_dict(), loader_cfg, sha, split,
-                      backbone_only)
+    key = feature_key(cfg, loader_cfg, sha, split, backbone_only)
     if out is None:
         name = osp.splitext(osp.basename(cfg.filename or 'config'))[0]
         work_dir = cfg.get('work_dir') or osp.join('work_dirs', name)

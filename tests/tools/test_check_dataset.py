@@ -1,12 +1,27 @@
 """tools/check_dataset.py: every bad line of a list named with file, line
 and reason before training starts; a cleaned list on request."""
 import os.path as osp
+import re
 
 import pytest
 
 from adaptformer_mm.datasets import generate_synthetic_dataset
 
-from ..conftest import DEMO_CONFIG, run_python
+from ..conftest import DEMO_CONFIG, REPO, load_tool, run_python
+
+SHOTS = osp.join(
+    REPO, 'configs', 'data_scales', 'adaptformer_hmdb51-split1',
+    'adaptformer-64_vit-base-p16_videomae-k400-pre_8xb128-8x4x1-90e_'
+    'hmdb51-split1-4shot.py')
+FAST = osp.join(
+    REPO, 'configs', 'adaptformer',
+    'adaptformer-64_vit-base-p16_videomae-k400-pre_8xb64x2-8x4x1-45e_'
+    'ssv2-fast.py')
+
+
+@pytest.fixture(scope='module')
+def tool():
+    return load_tool('check_dataset')
 
 
 @pytest.fixture(scope='module')
@@ -65,10 +80,107 @@ def test_never_overwrites_and_names_a_missing_split(bad_list):
     proc = run_python(['tools/check_dataset.py', config, '--split', 'val',
                        '--write-clean', ann], check=False)
     assert proc.returncode == 2
-    assert f'--write-clean: {ann} exists' in proc.stderr
+    assert f'--write-clean {ann} exists; choose another name or pass ' \
+        '--force' in proc.stderr
     assert open(ann).read() == before
     proc = run_python(['tools/check_dataset.py', config, '--split',
                        'train'], check=False)
     assert proc.returncode != 0
     assert "no ['train'] dataloader(s); valid: ['val', 'test']" in \
         proc.stderr
+
+
+def bad_report(out, ann, clips):
+    """The report of the bad list of :func:`bad_list`, wherever it is read."""
+    assert f'{ann} line 2: label 7 is out of range' in out
+    assert f"{ann} line 5: label 'two' is not an integer" in out
+    corrupt = [ln.strip() for ln in out.splitlines()
+               if ln.strip().startswith(f'{ann} line 6: ')]
+    assert len(corrupt) == 1, out
+    return corrupt[0]
+
+
+@pytest.mark.parametrize('config, wrapper', [
+    (SHOTS, 'ClassBalancedSubset('), (FAST, 'RepeatedAugDataset(')],
+    ids=['4shot', 'ssv2-fast'])
+def test_a_shipped_wrapped_config_checks_the_list_inside(
+        tool, bad_list, tmp_path, capsys, config, wrapper):
+    """The data-scale and fast recipes as shipped: the list of the dataset
+    inside the wrapper, whole (a subset is drawn from all of it), through
+    its whole pipeline; the report names the wrapper; --write-clean writes
+    that list's good lines."""
+    _, _, ann, clips = bad_list
+    clean = str(tmp_path / 'clean.txt')
+    inner = 'train_dataloader.dataset.dataset'
+    status = tool.main([
+        config, '--split', 'train', '--workers', '0', '--write-clean', clean,
+        '--cfg-options', f'{inner}.ann_file={ann}',
+        f'{inner}.data_prefix.video={clips}', f'{inner}.num_classes=4'])
+    out = capsys.readouterr().out
+    assert status == 1
+    assert re.search(
+        re.escape(f'train: {ann} (inside {wrapper}') + r'[^)]*\) at '
+        + re.escape('train_dataloader.dataset): 6 lines, 2 good, 4 bad'),
+        out), out
+    bad_report(out, ann, clips)
+    assert open(clean).read() == 'val/00000.mp4 0\nval/00000.mp4 2\n'
+
+
+def test_nested_wrappers_are_named_outermost_first(tool, bad_list, capsys):
+    """RepeatedAugDataset over a subset over a CheckedVideoDataset that
+    skips bad samples in training: the check still reports the corrupt
+    video (a skipped sample would hide it)."""
+    root, _, ann, clips = bad_list
+    config = root / 'nested_config.py'
+    config.write_text(
+        f"_base_ = [{DEMO_CONFIG!r}]\n"
+        "val_dataloader = None\nval_cfg = None\nval_evaluator = None\n"
+        "test_dataloader = None\ntest_cfg = None\ntest_evaluator = None\n"
+        "train_dataloader = dict(collate_fn=dict(type='repeated_aug_collate'),"
+        " dataset=dict(_delete_=True, type='RepeatedAugDataset', "
+        "num_repeats=2, dataset=dict(type='ClassBalancedSubset', shots=1, "
+        "dataset=dict(type='CheckedVideoDataset', on_bad_sample='skip', "
+        f"ann_file={ann!r}, data_prefix=dict(video={clips!r}), "
+        "num_classes=4, pipeline={{_base_.train_pipeline}}))))\n")
+    assert tool.main([str(config), '--workers', '0']) == 1
+    out = capsys.readouterr().out
+    assert (f'train: {ann} (inside RepeatedAugDataset(num_repeats=2) at '
+            'train_dataloader.dataset > ClassBalancedSubset(shots=1) at '
+            'train_dataloader.dataset.dataset): 6 lines, 2 good, 4 bad'
+            ) in out
+    bad_report(out, ann, clips)
+
+
+def test_a_bad_video_is_named_once_with_its_line(tool, bad_list, capsys):
+    """A CheckedVideoDataset's own error names the sample too: the report
+    gives file, line, video and the decoder's error once, not a second,
+    contradicting file and line."""
+    root, _, ann, clips = bad_list
+    config = root / 'checked_config.py'
+    config.write_text(
+        f"_base_ = [{str(root / 'check_config.py')!r}]\n"
+        "val_dataloader = dict(dataset=dict(type='CheckedVideoDataset'))\n"
+        "test_dataloader = val_dataloader\n")
+    assert tool.main([str(config), '--split', 'val', '--workers', '0']) == 1
+    out = capsys.readouterr().out
+    corrupt = bad_report(out, ann, clips)
+    video = osp.join(clips, 'val/00003.mp4')
+    assert corrupt.startswith(f'{ann} line 6: {video}: ')
+    assert corrupt.count(video) == 1 and corrupt.count(' line ') == 1
+    assert 'BadSampleError' not in corrupt
+
+
+def test_write_clean_overwrites_only_with_force(tool, bad_list, tmp_path,
+                                                capsys):
+    _, config, ann, _ = bad_list
+    clean = tmp_path / 'clean.txt'
+    clean.write_text('mine\n')
+    args = [config, '--split', 'val', '--workers', '0', '--write-clean',
+            str(clean)]
+    with pytest.raises(SystemExit) as stop:
+        tool.main(args)
+    assert stop.value.code == 2
+    assert f'--write-clean {clean} exists' in capsys.readouterr().err
+    assert clean.read_text() == 'mine\n'
+    assert tool.main(args + ['--force']) == 1
+    assert clean.read_text() == 'val/00000.mp4 0\nval/00000.mp4 2\n'

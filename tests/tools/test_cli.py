@@ -89,3 +89,51 @@ def test_topk_must_be_positive():
     assert parser.parse_args([]).topk == 5
     with pytest.raises(SystemExit):
         parser.parse_args(['--topk', '0'])
+
+
+# Every tool that writes a file the user may already have: (tool under
+# tools/, its arguments with OUT for that file, how the error names it).
+# (tools/extract_features.py's --force is the feature cache's: a file of the
+# same key is reused, one of another key refused; tests/tools/
+# test_extract_features.py.)
+WRITERS = [
+    ('analysis/tsne', ['f.pth', '--out', 'OUT'], '--out'),
+    ('convert_ckpt', ['src.pth', 'OUT'], 'DST'),
+    ('convert_image_ckpt', ['src.pth', 'OUT'], 'DST'),
+    ('inflate_image_to_video', ['src.pth', 'OUT'], 'DST'),
+    ('benchmark', ['cfg.py', '--json', 'OUT'], '--json'),
+    ('benchmark_data', ['cfg.py', '--json', 'OUT'], '--json'),
+    ('export_peft', ['ckpt.pth', 'OUT'], 'OUT'),
+    ('demo', ['v.mp4', 'cfg.py', 'ckpt.pth', '--out-video', 'OUT'],
+     '--out-video'),
+    ('test', ['cfg.py', 'ckpt.pth', '--dump', 'OUT'], '--dump'),
+    ('check_dataset', ['cfg.py', '--split', 'val', '--write-clean', 'OUT'],
+     '--write-clean'),
+]
+
+
+@pytest.mark.parametrize('name, argv, shown', WRITERS,
+                         ids=[w[0] for w in WRITERS])
+def test_a_tool_overwrites_an_existing_output_only_with_force(
+        name, argv, shown, tmp_path, capsys, monkeypatch):
+    import importlib.util
+
+    from ..conftest import REPO
+    monkeypatch.setenv('LOCAL_RANK', '0')  # tools/test.py would set it
+    spec = importlib.util.spec_from_file_location(
+        f'tool_{name.replace("/", "_")}',
+        os.path.join(REPO, 'tools', f'{name}.py'))
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    suffix = {'demo': '.mp4', 'test': '.pkl'}.get(name, '.out')
+    out = tmp_path / f'mine{suffix}'
+    argv = [str(out) if a == 'OUT' else a for a in argv]
+    assert tool.parse_args(argv).force is False  # no file yet: no question
+    out.write_text('mine')
+    with pytest.raises(SystemExit) as stop:
+        tool.parse_args(argv)  # before any work
+    assert stop.value.code == 2
+    assert f'{shown} {out} exists; choose another name or pass --force ' \
+        'to overwrite it' in capsys.readouterr().err
+    assert tool.parse_args(argv + ['--force']).force is True
+    assert out.read_text() == 'mine'

@@ -99,3 +99,46 @@ def test_probe_trains_on_cached_train_features(tool, setup, capsys):
     assert results['train'][0].features.shape == (16, 32)
     assert 0.0 <= results['probe_top1'] <= 1.0
     assert 'linear probe on cached train features: top-1 on val' in out
+
+
+def repeated_aug_config(tmp_path, synthetic_root):
+    """The demo config with its training set wrapped as the fast recipes
+    wrap theirs (RepeatedAugDataset and its collate function)."""
+    config = tmp_path / 'demo_repeated_aug.py'
+    config.write_text(
+        f"_base_ = [{DEMO_CONFIG!r}]\n"
+        "train_dataloader = dict(collate_fn=dict(type='repeated_aug_collate'),"
+        " dataset=dict(_delete_=True, type='RepeatedAugDataset', "
+        "num_repeats=2, dataset=dict(type='SyntheticVideoDataset', "
+        f"data_root={synthetic_root!r}, split='train', "
+        "pipeline={{_base_.train_pipeline}}, task='direction', num_train=16, "
+        "num_val=8, num_frames=16, size=64, seed=0)))\n")
+    return str(config)
+
+
+def test_a_repeated_aug_training_set_is_read_once_and_keyed_apart(
+        tool, setup, synthetic_root, tmp_path, capsys):
+    """--split train and --probe of a config whose training set is a
+    RepeatedAugDataset: one view per video (the wrapper and its collate
+    function dropped), the same features as the unwrapped config's, but
+    in a file of their own (the key covers the wrapper)."""
+    ckpt, options, _ = setup
+    wrapped = repeated_aug_config(tmp_path, synthetic_root)
+    options = [o for o in options if not o.startswith('work_dir=')] + [
+        f'work_dir={tmp_path / "wd"}']  # no feature file yet
+    # The wrapped config's training set is set in the file, not by options.
+    wrapped_options = [o for o in options
+                       if not o.startswith('train_dataloader.')]
+    data, path = tool.main([wrapped, ckpt, '--split', 'train']
+                           + wrapped_options)['train']
+    assert 'wrote' in capsys.readouterr().out
+    assert data.features.shape == (16, 32)
+    plain, plain_path = tool.main([DEMO_CONFIG, ckpt, '--split', 'train']
+                                  + options)['train']
+    assert 'wrote' in capsys.readouterr().out and plain_path != path
+    assert torch.equal(data.labels, plain.labels)
+    torch.testing.assert_close(data.features, plain.features)
+    probe = tool.main([wrapped, ckpt, '--probe', '--probe-epochs', '2']
+                      + wrapped_options)
+    assert f'reused {path}: train split' in capsys.readouterr().out
+    assert 'probe_top1' in probe

@@ -57,3 +57,19 @@ def test_files_of_other_samples_or_names_are_refused(tmp_path):
     with pytest.raises(SystemExit):
         tool().main([a, '--out', out, '--names', 'one', 'two'])
     assert not osp.exists(out)
+
+
+def test_an_existing_picture_is_overwritten_only_with_force(tmp_path,
+                                                            capsys):
+    import matplotlib.image
+    labels = torch.arange(3).repeat_interleave(4)
+    a = feature_file(tmp_path, 'a', 'a.py', 0, labels)
+    out = tmp_path / 'tsne.png'
+    out.write_bytes(b'my own picture')
+    args = [a, '--out', str(out), '--iterations', '50']
+    with pytest.raises(SystemExit):
+        tool().main(args)
+    assert f'--out {out} exists' in capsys.readouterr().err
+    assert out.read_bytes() == b'my own picture'
+    tool().main(args + ['--force'])
+    assert matplotlib.image.imread(str(out)).ndim == 3

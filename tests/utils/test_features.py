@@ -1,14 +1,16 @@
 """Feature files, the dataset over them, the probe, view averaging and the
 split's dataloader (the whole tool on synthetic video:
 tests/tools/test_extract_features.py)."""
+import copy
+
 import pytest
 import torch
 from mmengine.config import Config
 from torch import nn
 
 from adaptformer_mm.utils.features import (CachedFeatureDataset, FeatureSet,
-                                           pooled_features, probe_head,
-                                           same_samples,
+                                           feature_key, pooled_features,
+                                           probe_head, same_samples,
                                            split_dataloader_cfg, train_probe)
 
 
@@ -155,3 +157,92 @@ def test_train_split_of_a_data_scale_config_keeps_its_subset():
         dataset=dict(video, pipeline=[dict(type='CenterCrop')]))
     assert cfg.train_dataloader.dataset.dataset.pipeline == [
         dict(type='Flip')]
+
+
+def wrapped_cfg(**changes):
+    """A training set as the fast data-scale recipes write it: repeated
+    augmentation over a class-balanced subset of a video list. ``changes``:
+    ``'dotted.key': value`` (None deletes the key)."""
+    cfg = dict(
+        model=dict(type='Recognizer3D'),
+        train_dataloader=dict(
+            batch_size=8, drop_last=True,
+            collate_fn=dict(type='repeated_aug_collate'),
+            dataset=dict(
+                type='RepeatedAugDataset', num_repeats=2,
+                dataset=dict(
+                    type='ClassBalancedSubset', shots=4, seed=0, fold=0,
+                    dataset=dict(type='VideoDataset', ann_file='train',
+                                 pipeline=[dict(type='DecordDecode'),
+                                           dict(type='Flip')])))),
+        val_dataloader=dict(
+            batch_size=4,
+            dataset=dict(type='VideoDataset', ann_file='val',
+                         pipeline=[dict(type='DecordDecode'),
+                                   dict(type='CenterCrop')])))
+    for key, value in changes.items():
+        *path, last = key.split('.')
+        node = cfg
+        for part in path:
+            node = node[part]
+        if value is None:
+            del node[last]
+        else:
+            node[last] = value
+    return Config(cfg)
+
+
+def test_train_split_drops_the_repeat_wrapper_with_its_collate():
+    """And every sample is read: a recipe's drop_last goes too."""
+    cfg = wrapped_cfg()
+    loader = split_dataloader_cfg(cfg, 'train')
+    assert 'collate_fn' not in loader  # the Runner's default again
+    assert 'drop_last' not in loader  # every sample
+    assert loader['dataset'] == dict(
+        type='ClassBalancedSubset', shots=4, seed=0, fold=0,
+        dataset=dict(type='VideoDataset', ann_file='train',
+                     pipeline=[dict(type='DecordDecode'),
+                               dict(type='CenterCrop')]))
+    # A collate function of the loader's own choosing stays.
+    cfg = wrapped_cfg(**{'train_dataloader.collate_fn': dict(
+        type='default_collate')})
+    assert split_dataloader_cfg(cfg, 'train')['collate_fn'] == dict(
+        type='default_collate')
+
+
+def test_the_key_covers_everything_that_defines_the_data():
+    """Each change of the wrappers, the pipeline, the subset, its fold or
+    its seed gives another key; the batch size and workers do not."""
+
+    def key(cfg, split='train'):
+        return feature_key(cfg, split_dataloader_cfg(cfg, split), 'sha',
+                           split, False)
+
+    inner = 'train_dataloader.dataset.dataset'
+    unwrapped = copy.deepcopy(wrapped_cfg().train_dataloader.dataset.dataset)
+    changes = {
+        'no repeat wrapper': {'train_dataloader.dataset': unwrapped},
+        'repeats': {'train_dataloader.dataset.num_repeats': 3},
+        'val pipeline (read)': {'val_dataloader.dataset.pipeline': [
+            dict(type='DecordDecode'), dict(type='ThreeCrop')]},
+        'train pipeline (written)': {f'{inner}.dataset.pipeline': [
+            dict(type='DecordDecode')]},
+        'subset': {f'{inner}.shots': 2},
+        'fold': {f'{inner}.fold': 1},
+        'seed': {f'{inner}.seed': 1},
+    }
+    base = key(wrapped_cfg())
+    keys = {name: key(wrapped_cfg(**change))
+            for name, change in changes.items()}
+    assert base not in keys.values(), keys
+    assert len(set(keys.values())) == len(keys)
+    assert key(wrapped_cfg(**{'train_dataloader.batch_size': 2})) == base
+    assert split_dataloader_cfg(wrapped_cfg(), 'train', num_workers=4)[
+        'num_workers'] == 4
+    assert feature_key(
+        wrapped_cfg(), split_dataloader_cfg(wrapped_cfg(), 'train',
+                                            batch_size=1, num_workers=4),
+        'sha', 'train', False) == base
+    # The val split's key does not depend on the training set.
+    assert key(wrapped_cfg(**{f'{inner}.seed': 1}), 'val') == key(
+        wrapped_cfg(), 'val')

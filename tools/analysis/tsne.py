@@ -1,13 +1,14 @@
 """t-SNE of cached final features, one panel per method, coloured by class.
 
     python tools/analysis/tsne.py FEATURES [FEATURES ...] --out tsne.png
-        [--names NAME ...] [--perplexity 30] [--iterations 1000]
+        [--force] [--names NAME ...] [--perplexity 30] [--iterations 1000]
         [--max-points 2000] [--seed 0] [--title TEXT]
 
 Each FEATURES is a file of ``tools/extract_features.py`` (the same split of
 the same dataset for every method: the labels must agree); each becomes a
 panel titled by ``--names`` (default: its config's name), as VPT's
-t-SNE figures compare methods on one test set.
+t-SNE figures compare methods on one test set. An existing ``--out`` is
+overwritten only with ``--force``.
 """
 import os.path as osp
 import sys
@@ -15,7 +16,8 @@ import sys
 sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(
     osp.abspath(__file__)))))
 
-from adaptformer_mm.utils.cli import tool_parser  # noqa: E402
+from adaptformer_mm.utils.cli import (  # noqa: E402
+    add_force_option, refuse_overwrite, tool_parser)
 from adaptformer_mm.utils.features import (  # noqa: E402
     FeatureSet, same_samples)
 from adaptformer_mm.utils.tsne import plot_tsne  # noqa: E402
@@ -26,6 +28,7 @@ def parse_args(argv=None):
     parser.add_argument('features', nargs='+',
                         help='feature files of tools/extract_features.py')
     parser.add_argument('--out', required=True, help='PNG to write')
+    add_force_option(parser, '--out')
     parser.add_argument('--names', nargs='+',
                         help='one panel title per feature file')
     parser.add_argument('--perplexity', type=float, default=30.0)
@@ -38,6 +41,7 @@ def parse_args(argv=None):
     if args.names and len(args.names) != len(args.features):
         parser.error(f'--names gives {len(args.names)} name(s) for '
                      f'{len(args.features)} feature file(s)')
+    refuse_overwrite(parser, args, 'out')
     return args
 
 
