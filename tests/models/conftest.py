@@ -1,59 +1,31 @@
-"""Tiny VideoMAE ViTs for CPU tests (embed 64, heads 4, 16x16 patches)."""
+"""Fixtures over the table of tiny families (``backbones/tiny_families.py``):
+``tiny`` and ``video`` are the VideoMAE ViT and its input, ``image_tiny`` and
+``images`` the mmpretrain ViT and its input."""
 import pytest
-import torch
 
-import adaptformer_mm  # noqa: F401  (repairs the stack, registers models)
-from mmaction.models.backbones.vit_mae import VisionTransformer
+from tests.models.backbones.tiny_families import VIDEO_VIT, VIT
 
-TINY = dict(
-    img_size=32,
-    patch_size=16,
-    embed_dims=64,
-    depth=3,
-    num_heads=4,
-    num_frames=4,
-    tubelet_size=2)
-
-
-def randomized_stock(seed: int = 0, **overrides) -> VisionTransformer:
-    """Stock mmaction2 VideoMAE ViT with every parameter random (LayerNorms
-    and q/v biases included, so no identity hides a mistake)."""
-    torch.manual_seed(seed)
-    model = VisionTransformer(**{**TINY, **overrides})
-    with torch.no_grad():
-        for name, param in model.named_parameters():
-            if param.dim() > 1:
-                continue  # matrices keep PyTorch's default init
-            param.normal_(0.0, 0.2)
-            if 'norm' in name and name.endswith('weight'):
-                param.add_(1.0)
-    return model.eval()
-
-
-def tuned_like(cls, stock: VisionTransformer, **kwargs):
-    """``cls`` with the stock model's weights (method modules at init)."""
-    model = cls(**{**TINY, **kwargs})
-    missing, unexpected = model.load_state_dict(
-        stock.state_dict(), strict=False)
-    assert not unexpected
-    stock_keys = set(stock.state_dict())
-    assert not [k for k in missing if k in stock_keys]
-    return model
-
-
-@pytest.fixture
-def video():
-    torch.manual_seed(1)
-    return torch.randn(2, 3, 4, 32, 32)
-
-
-class Tiny:
-    """Handles for tests (conftest helpers are reached through fixtures)."""
-    kwargs = TINY
-    stock = staticmethod(randomized_stock)
-    like = staticmethod(tuned_like)
+# The VideoMAE ViT's stock model and tuned copy, for modules outside this
+# folder that import them.
+randomized_stock = VIDEO_VIT.stock
+tuned_like = VIDEO_VIT.like
 
 
 @pytest.fixture
 def tiny():
-    return Tiny
+    return VIDEO_VIT
+
+
+@pytest.fixture
+def video():
+    return VIDEO_VIT.inputs()
+
+
+@pytest.fixture
+def image_tiny():
+    return VIT
+
+
+@pytest.fixture
+def images():
+    return VIT.inputs()

@@ -15,6 +15,8 @@ from adaptformer_mm.models.backbones import (AttentiveProbeVideoViT,
                                              PartialVideoViT, PartialViT,
                                              TunableVideoViT, TunableViT)
 from adaptformer_mm.peft import LoRALinear
+from tests.models.backbones.tiny_families import (VIDEO_VIT, VIT,
+                                                  family_id, final_output)
 
 
 def randomize_lora(model, seed=3):
@@ -77,46 +79,41 @@ def test_bitfit_trains_every_bias_and_nothing_else(tiny, image_tiny):
 
 
 # -------------------------------------------------------------------- LoRA
-@pytest.mark.parametrize('attn_impl', ['sdpa', 'eager'])
-def test_lora_video_merge_gives_the_same_outputs_at_stock_cost(
-        tiny, video, attn_impl):
-    stock = tiny.stock()
-    cfg = dict(rank=4, alpha=8, targets=['qkv', 'proj', 'layers.0.0'])
-    model = tiny.like(LoRAVideoViT, stock, attn_impl=attn_impl,
-                      lora_cfg=cfg).double().eval()
+@pytest.mark.parametrize('family, lora_cfg, own', [
+    (VIDEO_VIT, dict(rank=4, alpha=8, targets=['qkv', 'proj', 'layers.0.0']),
+     dict(attn_impl='sdpa')),
+    (VIDEO_VIT, dict(rank=4, alpha=8, targets=['qkv', 'proj', 'layers.0.0']),
+     dict(attn_impl='eager')),
+    (VIT, dict(rank=2), {}),
+], ids=family_id)
+def test_lora_merge_gives_the_same_outputs_at_stock_cost(family, lora_cfg,
+                                                         own):
+    stock = family.stock()
+    model = family.like('LoRA', stock, lora_cfg=lora_cfg,
+                        **own).double().eval()
     randomize_lora(model)
-    x = video.double()
+    x = family.inputs().double()
     with torch.no_grad():
-        unmerged = model(x)
-        reference = tiny.like(TunableVideoViT, stock,
-                              attn_impl=attn_impl).double().eval()(x)
-        assert (unmerged - reference).abs().max() > 1e-3  # LoRA acts (qkv)
+        unmerged = final_output(model(x))
+        reference = family.like('Tunable', stock, **own).double().eval()
+        assert (unmerged - final_output(reference(x))).abs().max() > 1e-3
         model.merge_lora()
-        merged = model(x)
+        merged = final_output(model(x))
     torch.testing.assert_close(merged, unmerged, rtol=0, atol=1e-10)
     assert not any(isinstance(m, LoRALinear) for m in model.modules())
     assert set(model.state_dict()) == set(stock.state_dict())
-    plain = TunableVideoViT(**tiny.kwargs, attn_impl=attn_impl).double()
+    plain = family.build('Tunable', **own).double()
     plain.load_state_dict(model.state_dict())
     with torch.no_grad():
-        torch.testing.assert_close(plain.eval()(x), merged, rtol=0, atol=0)
+        torch.testing.assert_close(final_output(plain.eval()(x)), merged,
+                                   rtol=0, atol=0)
 
 
-def test_lora_image_merge_gives_the_same_outputs(image_tiny, images):
-    stock = image_tiny.stock()
-    model = image_tiny.like(LoRAViT, stock,
-                            lora_cfg=dict(rank=2)).double().eval()
+def test_lora_vit_adapts_the_attention_of_every_layer_by_default(
+        image_tiny):
+    model = LoRAViT(**image_tiny.kwargs, lora_cfg=dict(rank=2))
     assert model.lora_targets == {0: ['attn.qkv', 'attn.proj'],
                                   1: ['attn.qkv', 'attn.proj']}
-    randomize_lora(model)
-    x = images.double()
-    with torch.no_grad():
-        unmerged = model(x)[-1]
-        model.merge_lora()
-        merged = model(x)[-1]
-    torch.testing.assert_close(merged, unmerged, rtol=0, atol=1e-10)
-    assert not any(isinstance(m, LoRALinear) for m in model.modules())
-    assert set(model.state_dict()) == set(stock.state_dict())
 
 
 def test_lora_video_qkv_update_is_the_weight_update(tiny, video):

@@ -4,7 +4,9 @@ One row per backbone and method (plus a few option variants); every check
 below runs on every row, so a new backbone or method is one new ``Row``
 (``test_every_registered_backbone_has_a_row`` fails until it has one). What
 is particular to a method (its equations, oracle values, errors) stays in the
-``test_<method>_<backbone>.py`` files beside this one.
+``test_<method>.py`` files beside this one (``test_adaptformer.py``,
+``test_vpt.py``, ``test_baselines.py`` for the others; the families
+themselves in ``test_tunable.py``, the Swins in ``test_swin.py``).
 
 The contract:
 
@@ -12,7 +14,7 @@ The contract:
    tensors plus the named stock modules, or everything for full tuning); it
    does not move with ``init_weights``, loading or ``train()``;
 2. with the stock model's weights, the output at init equals the stock
-   mmaction2 / mmpretrain ``VisionTransformer`` (VPT rows: differs, see
+   mmaction2 / mmpretrain model's (VPT and the attentive probe: differs, see
    ``Row.equals_stock_at_init``);
 3. after a training step, every frozen tensor is bit-identical and every
    trainable one moved;
@@ -26,12 +28,15 @@ The contract:
    every tensor on a fake CUDA device; a compiled training step with no
    graph break; a bf16 autocast step close to fp32.
 
-Models are tiny (embed 64, depth 2, 64x64 frames, 16x16 patches); every
-vector of the stock model is random so no identity LayerNorm or zero bias
-hides a mistake. Every (method, family) cell of ``backbones.METHODS`` x
-``backbones.FAMILIES`` has a row (``test_every_registered_backbone_has_a_row``).
+Models are the tiny families of ``tiny_families.py``: ViTs of width 64 on
+32x32 inputs with 16x16 patches (the video one 3 blocks deep over 4 frames
+in tubelets of 2, the image one 2 layers deep), Swins of widths 32 and 64
+with 2 + 2 blocks; every vector of the stock model is random so no identity
+LayerNorm or zero bias hides a mistake. The sizes below are read from that
+table, and every count is a formula of them. Every (method, family) cell of
+``backbones.METHODS`` x ``backbones.FAMILIES`` has a row
+(``test_every_registered_backbone_has_a_row``).
 """
-import copy
 import io
 from dataclasses import dataclass, field
 from typing import Optional, Tuple
@@ -40,15 +45,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 from mmaction.models.backbones.swin import \
-    SwinTransformer3D as VideoSwinStock
-from mmaction.models.backbones.swin import \
     compute_mask as video_swin_compute_mask
-from mmaction.models.backbones.vit_mae import \
-    VisionTransformer as VideoStock
-from mmaction.registry import MODELS as VIDEO_MODELS
-from mmpretrain.models import SwinTransformer as ImageSwinStock
-from mmpretrain.models import VisionTransformer as ImageStock
-from mmpretrain.registry import MODELS as IMAGE_MODELS
 from torch import nn
 from torch._dynamo.utils import counters
 from torch._subclasses.fake_tensor import FakeTensorMode
@@ -57,11 +54,19 @@ import adaptformer_mm.models.backbones as backbones
 from adaptformer_mm.peft import (BackboneMismatchError, frozen_checksum,
                                  restore_tunable_state, summarize_parameters,
                                  tunable_state_dict)
+from tests.models.backbones.tiny_families import (SWIN, TINY_FAMILIES,
+                                                  VIDEO_SWIN, VIDEO_VIT, VIT,
+                                                  TinyFamily, final_output)
 
 # ------------------------------------------------------------ sizes, counts
-D, L, HEADS = 64, 2, 4  # width, depth, heads
-SIZE, PATCH, FRAMES, TUBELET = 64, 16, 4, 2
-N = (SIZE // PATCH)**2  # patches per frame
+D = VIDEO_VIT.kwargs['embed_dims']  # width of both ViTs
+assert VIT.kwargs['arch']['embed_dims'] == D
+LV, LI = VIDEO_VIT.depth, VIT.depth  # blocks of the video and image ViT
+PATCH, TUBELET = VIDEO_VIT.kwargs['patch_size'], \
+    VIDEO_VIT.kwargs['tubelet_size']
+IMAGE_PATCH = VIT.kwargs['patch_size']
+FFN = VIT.kwargs['arch']['feedforward_channels']  # image MLP width
+N = (VIT.kwargs['img_size'] // IMAGE_PATCH)**2  # patches per image
 R, P = 8, 3  # adapter bottleneck, prompt tokens per set
 
 NORM = 2 * D  # one LayerNorm
@@ -69,44 +74,18 @@ NORM = 2 * D  # one LayerNorm
 # proj, 4x MLP, two norms; fc_norm after mean pooling; the sinusoid table is
 # a buffer.
 VIDEO_BLOCK = 3 * D * D + 2 * D + (D * D + D) + (8 * D * D + 5 * D) + 2 * NORM
-VIDEO_STOCK = (3 * TUBELET * PATCH * PATCH * D + D) + L * VIDEO_BLOCK + NORM
+VIDEO_STOCK = (3 * TUBELET * PATCH * PATCH * D + D) + LV * VIDEO_BLOCK + NORM
 # mmpretrain ViT: Conv2d patch embedding, CLS, learnable table for 1 + N
-# tokens; layers with biased qkv, proj, 4x FFN, two norms; one final norm
-# (ln1, or ln2 with out_type='avg_featmap' and final_norm=False).
-IMAGE_BLOCK = (3 * D * D + 3 * D) + (D * D + D) + (8 * D * D + 5 * D) + \
+# tokens; layers with biased qkv, proj, FFN d -> FFN -> d, two norms; one
+# final norm (ln1, or ln2 with out_type='avg_featmap' and final_norm=False).
+IMAGE_BLOCK = (3 * D * D + 3 * D) + (D * D + D) + (2 * D * FFN + FFN + D) + \
     2 * NORM
-IMAGE_STOCK = (3 * PATCH * PATCH * D + D) + D + (1 + N) * D + \
-    L * IMAGE_BLOCK + NORM
+IMAGE_STOCK = (3 * IMAGE_PATCH * IMAGE_PATCH * D + D) + D + (1 + N) * D + \
+    LI * IMAGE_BLOCK + NORM
 # AdaptMLP: down (d -> r) and up (r -> d), both with bias, fixed scale.
 ADAPTER = (D * R + R) + (R * D + D)
 # VPT: p tokens of width d per prompted block.
 PROMPTS = P * D
-
-
-@dataclass(frozen=True)
-class Domain:
-    """A stock ViT family: its registry (and scope), stock class, tiny
-    size, input."""
-    name: str
-    registry: object
-    scope: str
-    stock_cls: type
-    kwargs: dict
-    input_shape: Tuple[int, ...]
-    stock_params: int  # formula above
-
-
-VIDEO = Domain(
-    'video', VIDEO_MODELS, 'mmaction', VideoStock,
-    dict(img_size=SIZE, patch_size=PATCH, embed_dims=D, depth=L,
-         num_heads=HEADS, num_frames=FRAMES, tubelet_size=TUBELET),
-    (2, 3, FRAMES, SIZE, SIZE), VIDEO_STOCK)
-IMAGE = Domain(
-    'image', IMAGE_MODELS, 'mmpretrain', ImageStock,
-    dict(arch=dict(embed_dims=D, num_layers=L, num_heads=HEADS,
-                   feedforward_channels=4 * D),
-         img_size=SIZE, patch_size=PATCH),
-    (2, 3, SIZE, SIZE), IMAGE_STOCK)
 
 
 @dataclass(frozen=True)
@@ -115,8 +94,9 @@ class Row:
 
     Args:
         id: Test id.
-        domain: ``VIDEO`` or ``IMAGE``.
-        type: Registered name.
+        family: An entry of ``tiny_families.TINY_FAMILIES``.
+        method: Method name (``'Tunable'`` for the family itself); the
+            registered name is :attr:`type`.
         added: Parameters the method adds to the stock model (formula).
         trainable: Trainable parameters (formula).
         trained_stock: Stock modules (or single stock parameters, such as
@@ -126,11 +106,12 @@ class Row:
         own: Arguments of the tunable backbone only.
         equals_stock_at_init: False for VPT: its prompts join attention from
             the first step (VPT Sec. 3.2), so no init reproduces the stock
-            output.
+            output; and for the attentive probe, whose pooler replaces the
+            readout.
     """
     id: str
-    domain: Domain
-    type: str
+    family: TinyFamily
+    method: str
     added: int
     trainable: int
     trained_stock: Optional[Tuple[str, ...]] = ()
@@ -138,55 +119,64 @@ class Row:
     own: dict = field(default_factory=dict)
     equals_stock_at_init: bool = True
 
+    @property
+    def type(self) -> str:
+        return self.method + self.family.name
+
+    @property
+    def stock_params(self) -> int:
+        return STOCK_PARAMS[self.family.name]
+
 
 ADAPT = dict(bottleneck=R)
 ROWS = [
     # ------------------------------------------------------------ video
-    Row('tunable-video-probe', VIDEO, 'TunableVideoViT', added=0,
+    Row('tunable-video-probe', VIDEO_VIT, 'Tunable', added=0,
         trainable=NORM, trained_stock=('fc_norm', )),
-    Row('tunable-video-probe-eager', VIDEO, 'TunableVideoViT', added=0,
+    Row('tunable-video-probe-eager', VIDEO_VIT, 'Tunable', added=0,
         trainable=NORM, trained_stock=('fc_norm', ),
         own=dict(attn_impl='eager')),
-    Row('tunable-video-frozen-norm', VIDEO, 'TunableVideoViT', added=0,
+    Row('tunable-video-frozen-norm', VIDEO_VIT, 'Tunable', added=0,
         trainable=0, own=dict(train_final_norm=False)),
-    Row('tunable-video-full', VIDEO, 'TunableVideoViT', added=0,
+    Row('tunable-video-full', VIDEO_VIT, 'Tunable', added=0,
         trainable=VIDEO_STOCK, trained_stock=None, own=dict(tuning='full')),
-    Row('adaptformer-video', VIDEO, 'AdaptFormerVideoViT', added=L * ADAPTER,
-        trainable=L * ADAPTER + NORM, trained_stock=('fc_norm', ),
+    Row('adaptformer-video', VIDEO_VIT, 'AdaptFormer', added=LV * ADAPTER,
+        trainable=LV * ADAPTER + NORM, trained_stock=('fc_norm', ),
         own=dict(adapter_cfg=ADAPT)),
-    Row('adaptformer-video-sequential-block1', VIDEO, 'AdaptFormerVideoViT',
+    Row('adaptformer-video-sequential-block1', VIDEO_VIT, 'AdaptFormer',
         added=ADAPTER, trainable=ADAPTER + NORM, trained_stock=('fc_norm', ),
         own=dict(adapter_cfg=dict(ADAPT, mode='sequential', layers=[1]))),
-    Row('adaptformer-video-full', VIDEO, 'AdaptFormerVideoViT',
-        added=L * ADAPTER, trainable=VIDEO_STOCK + L * ADAPTER,
+    Row('adaptformer-video-full', VIDEO_VIT, 'AdaptFormer',
+        added=LV * ADAPTER, trainable=VIDEO_STOCK + LV * ADAPTER,
         trained_stock=None, own=dict(tuning='full', adapter_cfg=ADAPT)),
-    Row('vpt-video-deep', VIDEO, 'VPTVideoViT', added=L * PROMPTS,
-        trainable=L * PROMPTS + NORM, trained_stock=('fc_norm', ),
+    Row('vpt-video-deep', VIDEO_VIT, 'VPT', added=LV * PROMPTS,
+        trainable=LV * PROMPTS + NORM, trained_stock=('fc_norm', ),
         own=dict(prompt_cfg=dict(num_tokens=P)), equals_stock_at_init=False),
     # ------------------------------------------------------------ image
-    Row('tunable-image-probe', IMAGE, 'TunableViT', added=0, trainable=0),
-    Row('tunable-image-final-norm', IMAGE, 'TunableViT', added=0,
+    Row('tunable-image-probe', VIT, 'Tunable', added=0, trainable=0),
+    Row('tunable-image-final-norm', VIT, 'Tunable', added=0,
         trainable=NORM, trained_stock=('ln1', ),
         own=dict(train_final_norm=True)),
-    Row('tunable-image-full', IMAGE, 'TunableViT', added=0,
+    Row('tunable-image-full', VIT, 'Tunable', added=0,
         trainable=IMAGE_STOCK, trained_stock=None, own=dict(tuning='full')),
-    Row('adaptformer-image', IMAGE, 'AdaptFormerViT', added=L * ADAPTER,
-        trainable=L * ADAPTER, own=dict(adapter_cfg=ADAPT)),
-    Row('adaptformer-image-sequential-avg', IMAGE, 'AdaptFormerViT',
-        added=L * ADAPTER, trainable=L * ADAPTER,
+    Row('adaptformer-image', VIT, 'AdaptFormer', added=LI * ADAPTER,
+        trainable=LI * ADAPTER, own=dict(adapter_cfg=ADAPT)),
+    Row('adaptformer-image-sequential-avg', VIT, 'AdaptFormer',
+        added=LI * ADAPTER, trainable=LI * ADAPTER,
         stock=dict(out_type='avg_featmap', final_norm=False),
         own=dict(adapter_cfg=dict(ADAPT, mode='sequential'))),
-    Row('vpt-image-deep', IMAGE, 'VPTViT', added=L * PROMPTS,
-        trainable=L * PROMPTS, own=dict(prompt_cfg=dict(num_tokens=P)),
+    Row('vpt-image-deep', VIT, 'VPT', added=LI * PROMPTS,
+        trainable=LI * PROMPTS, own=dict(prompt_cfg=dict(num_tokens=P)),
         equals_stock_at_init=False),
-    Row('vpt-image-shallow', IMAGE, 'VPTViT', added=PROMPTS,
+    Row('vpt-image-shallow', VIT, 'VPT', added=PROMPTS,
         trainable=PROMPTS,
         own=dict(prompt_cfg=dict(num_tokens=P, deep=False)),
         equals_stock_at_init=False),
 ]
 
 # ------------------------------ the VPT paper's baselines, LoRA, the probe
-# Partial-k: the top k blocks and the final norm train (k = 1 of L = 2).
+# Partial-k: the top k blocks and the final norm train (k = 1: the video
+# ViT's block LV - 1, the image ViT's layer LI - 1).
 # BitFit: every stock bias (by name below) and the video fc_norm train;
 # VideoMAE has q and v biases but no k bias.
 VIDEO_BLOCK_BIASES = ('norm1.bias', 'attn.q_bias', 'attn.v_bias',
@@ -195,11 +185,11 @@ VIDEO_BLOCK_BIASES = ('norm1.bias', 'attn.q_bias', 'attn.v_bias',
 IMAGE_BLOCK_BIASES = ('ln1.bias', 'attn.qkv.bias', 'attn.proj.bias',
                       'ln2.bias', 'ffn.layers.0.0.bias', 'ffn.layers.1.bias')
 VIDEO_BIASES = ('patch_embed.projection.bias', ) + tuple(
-    f'blocks.{i}.{n}' for i in range(L) for n in VIDEO_BLOCK_BIASES)
+    f'blocks.{i}.{n}' for i in range(LV) for n in VIDEO_BLOCK_BIASES)
 IMAGE_BIASES = ('patch_embed.projection.bias', 'ln1.bias') + tuple(
-    f'layers.{i}.{n}' for i in range(L) for n in IMAGE_BLOCK_BIASES)
-VIDEO_BIAS_COUNT = D + L * (D + 2 * D + D + D + 4 * D + D)  # + fc_norm
-IMAGE_BIAS_COUNT = D + L * (D + 3 * D + D + D + 4 * D + D) + D
+    f'layers.{i}.{n}' for i in range(LI) for n in IMAGE_BLOCK_BIASES)
+VIDEO_BIAS_COUNT = D + LV * (D + 2 * D + D + D + 4 * D + D)  # + fc_norm
+IMAGE_BIAS_COUNT = D + LI * (D + 3 * D + D + D + FFN + D) + D
 # LoRA, rank LR: A (r x in) and B (out x r) per adapted layer; qkv is
 # d -> 3d, proj d -> d, fc1 d -> 4d, fc2 4d -> d.
 LR = 4
@@ -208,32 +198,34 @@ LORA_MLP = LR * (D + 4 * D) + LR * (4 * D + D)
 # Attentive probe: query d, LayerNorm 2d, kv 2d*d + 2d, proj d*d + d.
 PROBE = D + NORM + (2 * D * D + 2 * D) + (D * D + D)
 ROWS += [
-    Row('partial-video-top1', VIDEO, 'PartialVideoViT', added=0,
-        trainable=VIDEO_BLOCK + NORM, trained_stock=('blocks.1', 'fc_norm'),
+    Row('partial-video-top1', VIDEO_VIT, 'Partial', added=0,
+        trainable=VIDEO_BLOCK + NORM,
+        trained_stock=(f'blocks.{LV - 1}', 'fc_norm'),
         own=dict(partial_cfg=dict(num_blocks=1))),
-    Row('partial-image-top1', IMAGE, 'PartialViT', added=0,
-        trainable=IMAGE_BLOCK + NORM, trained_stock=('layers.1', 'ln1'),
+    Row('partial-image-top1', VIT, 'Partial', added=0,
+        trainable=IMAGE_BLOCK + NORM,
+        trained_stock=(f'layers.{LI - 1}', 'ln1'),
         own=dict(partial_cfg=dict(num_blocks=1))),
-    Row('bitfit-video', VIDEO, 'BitFitVideoViT', added=0,
+    Row('bitfit-video', VIDEO_VIT, 'BitFit', added=0,
         trainable=VIDEO_BIAS_COUNT + NORM,
         trained_stock=VIDEO_BIASES + ('fc_norm', )),
-    Row('bitfit-image', IMAGE, 'BitFitViT', added=0,
+    Row('bitfit-image', VIT, 'BitFit', added=0,
         trainable=IMAGE_BIAS_COUNT, trained_stock=IMAGE_BIASES),
-    Row('lora-video', VIDEO, 'LoRAVideoViT', added=L * LORA_ATTN,
-        trainable=L * LORA_ATTN + NORM, trained_stock=('fc_norm', ),
+    Row('lora-video', VIDEO_VIT, 'LoRA', added=LV * LORA_ATTN,
+        trainable=LV * LORA_ATTN + NORM, trained_stock=('fc_norm', ),
         own=dict(lora_cfg=dict(rank=LR, alpha=2 * LR))),
-    Row('lora-video-mlp-block1', VIDEO, 'LoRAVideoViT',
+    Row('lora-video-mlp-block1', VIDEO_VIT, 'LoRA',
         added=LORA_ATTN + LORA_MLP, trainable=LORA_ATTN + LORA_MLP + NORM,
         trained_stock=('fc_norm', ),
         own=dict(lora_cfg=dict(
             rank=LR, targets=['qkv', 'proj', 'layers.0.0', 'layers.1'],
             layers=[1]))),
-    Row('lora-image', IMAGE, 'LoRAViT', added=L * LORA_ATTN,
-        trainable=L * LORA_ATTN, own=dict(lora_cfg=dict(rank=LR))),
-    Row('attentive-probe-video', VIDEO, 'AttentiveProbeVideoViT',
+    Row('lora-image', VIT, 'LoRA', added=LI * LORA_ATTN,
+        trainable=LI * LORA_ATTN, own=dict(lora_cfg=dict(rank=LR))),
+    Row('attentive-probe-video', VIDEO_VIT, 'AttentiveProbe',
         added=PROBE, trainable=PROBE + NORM, trained_stock=('fc_norm', ),
         equals_stock_at_init=False),
-    Row('attentive-probe-image', IMAGE, 'AttentiveProbeViT', added=PROBE,
+    Row('attentive-probe-image', VIT, 'AttentiveProbe', added=PROBE,
         trainable=PROBE, own=dict(probe_cfg=dict(num_heads=2)),
         equals_stock_at_init=False),
 ]
@@ -243,8 +235,11 @@ ROWS += [
 # Video Swin (mmaction2 SwinTransformer3D) and image Swin (mmpretrain
 # SwinTransformer): 2 stages of 2 blocks, widths 32 and 64 (the final width
 # is D, so the contract's head fits), windows that shift in stage 0.
-SW_C, SW_DEPTHS, SW_HEADS = 32, (2, 2), (2, 4)
+SW_ARCH = SWIN.kwargs['arch']  # VIDEO_SWIN's too
+SW_C = SW_ARCH['embed_dims']
+SW_DEPTHS, SW_HEADS = tuple(SW_ARCH['depths']), tuple(SW_ARCH['num_heads'])
 SW_WIDTHS = tuple(SW_C * 2**s for s in range(len(SW_DEPTHS)))
+assert SW_WIDTHS[-1] == D
 
 
 def swin_stock_params(patch_inputs: int, table: int) -> int:
@@ -265,25 +260,14 @@ def swin_adapter(c: int, r: int) -> int:
     return (c * r + r) + (r * c + c)
 
 
-VIDEO_SWIN = Domain(
-    'video-swin', VIDEO_MODELS, 'mmaction',
-    VideoSwinStock,
-    dict(arch=dict(embed_dims=SW_C, depths=list(SW_DEPTHS),
-                   num_heads=list(SW_HEADS)),
-         patch_size=(2, 4, 4), window_size=(2, 4, 4), pretrained2d=False,
-         drop_path_rate=0.0, out_indices=(1, )),
-    (2, 3, 4, 32, 32),
-    swin_stock_params(3 * 2 * 4 * 4, 3 * 7 * 7))
-IMAGE_SWIN = Domain(
-    'image-swin', IMAGE_MODELS, 'mmpretrain',
-    ImageSwinStock,
-    dict(arch=dict(embed_dims=SW_C, depths=list(SW_DEPTHS),
-                   num_heads=list(SW_HEADS)),
-         img_size=32, patch_size=4, window_size=4, drop_path_rate=0.0,
-         out_indices=(1, )),
-    (2, 3, 32, 32),
-    swin_stock_params(3 * 4 * 4, 7 * 7))
-DOMAINS = [VIDEO, IMAGE, VIDEO_SWIN, IMAGE_SWIN]
+# Patches of 2x4x4 (video) / 4x4 pixels; windows of 2x4x4 / 4x4, so
+# (2 * 2 - 1) x (2 * 4 - 1)^2 / (2 * 4 - 1)^2 relative positions.
+STOCK_PARAMS = {
+    VIDEO_VIT.name: VIDEO_STOCK,
+    VIT.name: IMAGE_STOCK,
+    VIDEO_SWIN.name: swin_stock_params(3 * 2 * 4 * 4, 3 * 7 * 7),
+    SWIN.name: swin_stock_params(3 * 4 * 4, 7 * 7),
+}
 # Default bottleneck: width // 12 per stage (2 and 5 here).
 SW_ADAPT = sum(n * swin_adapter(c, c // 12)
                for c, n in zip(SW_WIDTHS, SW_DEPTHS))
@@ -295,45 +279,45 @@ SW_SHALLOW = P * SW_WIDTHS[0]
 SW_LAYERS_03 = P * SW_WIDTHS[0] + P * SW_WIDTHS[1]  # layers=[0, 3]
 SW_OUT_NORM = 2 * SW_WIDTHS[-1]
 ROWS += [
-    Row('tunable-video-swin-probe', VIDEO_SWIN, 'TunableVideoSwin', added=0,
+    Row('tunable-video-swin-probe', VIDEO_SWIN, 'Tunable', added=0,
         trainable=0),
-    Row('tunable-video-swin-final-norm', VIDEO_SWIN, 'TunableVideoSwin',
+    Row('tunable-video-swin-final-norm', VIDEO_SWIN, 'Tunable',
         added=0, trainable=SW_OUT_NORM, trained_stock=('norm1', ),
         own=dict(train_final_norm=True)),
-    Row('tunable-video-swin-full', VIDEO_SWIN, 'TunableVideoSwin', added=0,
-        trainable=VIDEO_SWIN.stock_params, trained_stock=None,
+    Row('tunable-video-swin-full', VIDEO_SWIN, 'Tunable', added=0,
+        trainable=STOCK_PARAMS[VIDEO_SWIN.name], trained_stock=None,
         own=dict(tuning='full')),
-    Row('adaptformer-video-swin', VIDEO_SWIN, 'AdaptFormerVideoSwin',
+    Row('adaptformer-video-swin', VIDEO_SWIN, 'AdaptFormer',
         added=SW_ADAPT, trainable=SW_ADAPT),
     Row('adaptformer-video-swin-sequential-list', VIDEO_SWIN,
-        'AdaptFormerVideoSwin', added=SW_ADAPT_LIST, trainable=SW_ADAPT_LIST,
+        'AdaptFormer', added=SW_ADAPT_LIST, trainable=SW_ADAPT_LIST,
         own=dict(adapter_cfg=dict(bottleneck=[4, 8], mode='sequential',
                                   layers=[1, 2]))),
-    Row('vpt-video-swin-deep', VIDEO_SWIN, 'VPTVideoSwin', added=SW_DEEP,
+    Row('vpt-video-swin-deep', VIDEO_SWIN, 'VPT', added=SW_DEEP,
         trainable=SW_DEEP, own=dict(prompt_cfg=dict(num_tokens=P)),
         equals_stock_at_init=False),
-    Row('vpt-video-swin-shallow', VIDEO_SWIN, 'VPTVideoSwin',
+    Row('vpt-video-swin-shallow', VIDEO_SWIN, 'VPT',
         added=SW_SHALLOW, trainable=SW_SHALLOW,
         own=dict(prompt_cfg=dict(num_tokens=P, deep=False)),
         equals_stock_at_init=False),
-    Row('tunable-image-swin-probe', IMAGE_SWIN, 'TunableSwin', added=0,
+    Row('tunable-image-swin-probe', SWIN, 'Tunable', added=0,
         trainable=0),
-    Row('tunable-image-swin-full', IMAGE_SWIN, 'TunableSwin', added=0,
-        trainable=IMAGE_SWIN.stock_params, trained_stock=None,
+    Row('tunable-image-swin-full', SWIN, 'Tunable', added=0,
+        trainable=STOCK_PARAMS[SWIN.name], trained_stock=None,
         own=dict(tuning='full')),
-    Row('adaptformer-image-swin', IMAGE_SWIN, 'AdaptFormerSwin',
+    Row('adaptformer-image-swin', SWIN, 'AdaptFormer',
         added=SW_ADAPT, trainable=SW_ADAPT),
-    Row('adaptformer-image-swin-int-final-norm', IMAGE_SWIN,
-        'AdaptFormerSwin', added=2 * swin_adapter(SW_WIDTHS[0], 4) +
+    Row('adaptformer-image-swin-int-final-norm', SWIN,
+        'AdaptFormer', added=2 * swin_adapter(SW_WIDTHS[0], 4) +
         2 * swin_adapter(SW_WIDTHS[1], 4),
         trainable=2 * swin_adapter(SW_WIDTHS[0], 4) +
         2 * swin_adapter(SW_WIDTHS[1], 4) + SW_OUT_NORM,
         trained_stock=('norm1', ),
         own=dict(adapter_cfg=dict(bottleneck=4), train_final_norm=True)),
-    Row('vpt-image-swin-deep', IMAGE_SWIN, 'VPTSwin', added=SW_DEEP,
+    Row('vpt-image-swin-deep', SWIN, 'VPT', added=SW_DEEP,
         trainable=SW_DEEP, own=dict(prompt_cfg=dict(num_tokens=P)),
         equals_stock_at_init=False),
-    Row('vpt-image-swin-layers-0-3', IMAGE_SWIN, 'VPTSwin',
+    Row('vpt-image-swin-layers-0-3', SWIN, 'VPT',
         added=SW_LAYERS_03, trainable=SW_LAYERS_03,
         own=dict(prompt_cfg=dict(num_tokens=P, layers=[0, 3])),
         equals_stock_at_init=False),
@@ -368,65 +352,34 @@ def swin_block_params(c: int, heads: int, table: int) -> int:
 
 SW_TOP_VIDEO = swin_block_params(SW_WIDTHS[-1], SW_HEADS[-1], 3 * 7 * 7)
 SW_TOP_IMAGE = swin_block_params(SW_WIDTHS[-1], SW_HEADS[-1], 7 * 7)
-for domain, stages, proj, kind, top in (
-        (VIDEO_SWIN, 'layers', 'proj', 'video', SW_TOP_VIDEO),
-        (IMAGE_SWIN, 'stages', 'projection', 'image', SW_TOP_IMAGE)):
-    family = 'VideoSwin' if kind == 'video' else 'Swin'
+for family, name, stages, proj, kind, top in (
+        (VIDEO_SWIN, 'video-swin', 'layers', 'proj', 'video', SW_TOP_VIDEO),
+        (SWIN, 'image-swin', 'stages', 'projection', 'image', SW_TOP_IMAGE)):
     ROWS += [
-        Row(f'lora-{domain.name}', domain, f'LoRA{family}', added=SW_LORA,
+        Row(f'lora-{name}', family, 'LoRA', added=SW_LORA,
             trainable=SW_LORA, own=dict(lora_cfg=dict(rank=LR))),
-        Row(f'bitfit-{domain.name}', domain, f'BitFit{family}', added=0,
+        Row(f'bitfit-{name}', family, 'BitFit', added=0,
             trainable=SW_BIAS_COUNT,
             trained_stock=swin_biases(stages, proj, kind)),
-        Row(f'partial-{domain.name}-top1', domain, f'Partial{family}',
+        Row(f'partial-{name}-top1', family, 'Partial',
             added=0, trainable=top + SW_OUT_NORM,
             trained_stock=(f'{stages}.1.blocks.1', 'norm1')),
-        Row(f'attentive-probe-{domain.name}', domain,
-            f'AttentiveProbe{family}', added=PROBE, trainable=PROBE,
-            equals_stock_at_init=False),
+        Row(f'attentive-probe-{name}', family, 'AttentiveProbe',
+            added=PROBE, trainable=PROBE, equals_stock_at_init=False),
     ]
 # ------------------------------------------------ end of hierarchical Swin
 LABELS = torch.tensor([0, 2])
 
 
 # ------------------------------------------------------------------ helpers
-# Tables made random with the vectors (Swin's relative-position bias starts
-# at zero in mmpretrain, which would hide a wrong bias index).
-RANDOM_TABLES = ('cls_token', 'pos_embed', 'relative_position_bias_table')
-
-
-def randomize_vectors(model: nn.Module, seed: int) -> None:
-    """Every vector (norms, biases), CLS, position and relative-position
-    table random."""
-    torch.manual_seed(seed)
-    with torch.no_grad():
-        for module in model.modules():
-            for name, param in module.named_parameters(recurse=False):
-                if param.dim() > 1 and name not in RANDOM_TABLES:
-                    continue  # matrices keep their init
-                param.normal_(0.0, 0.2)
-                if isinstance(module, nn.LayerNorm) and name == 'weight':
-                    param.add_(1.0)
-
-
 def make_stock(row: Row) -> nn.Module:
     """The stock pretrained model of ``row`` (random vectors, eval)."""
-    torch.manual_seed(0)
-    stock = row.domain.stock_cls(
-        **copy.deepcopy(dict(row.domain.kwargs, **row.stock)))
-    randomize_vectors(stock, seed=0)
-    stock.eval()  # mmpretrain's train() returns None: no chaining
-    return stock
+    return row.family.stock(**row.stock)
 
 
 def build(row: Row, seed: int = 0) -> nn.Module:
-    """``row``'s backbone through its registry, as a config builds it (the
-    scope is pinned: another test may have set mmengine's default one)."""
-    torch.manual_seed(seed)
-    return row.domain.registry.build(
-        copy.deepcopy(
-            dict(type=row.type, _scope_=row.domain.scope,
-                 **row.domain.kwargs, **row.stock, **row.own)))
+    """``row``'s backbone through its registry, as a config builds it."""
+    return row.family.build(row.method, seed, **row.stock, **row.own)
 
 
 def build_pretrained(row: Row, stock: nn.Module, seed: int = 0) -> nn.Module:
@@ -474,7 +427,7 @@ def randomize_added(model: nn.Module, stock: nn.Module, seed: int = 3):
 def feature(out) -> torch.Tensor:
     """``(B, d)`` feature of a video (tensor) or image (tuple) output; a
     feature map ``(B, d, *grid)`` (Swin) is averaged over its grid."""
-    out = out if torch.is_tensor(out) else out[-1]
+    out = final_output(out)
     return out.flatten(2).mean(-1) if out.dim() > 2 else out
 
 
@@ -483,8 +436,7 @@ def as_tuple(out) -> tuple:
 
 
 def inputs(row: Row) -> torch.Tensor:
-    torch.manual_seed(1)
-    return torch.randn(*row.domain.input_shape)
+    return row.family.inputs()
 
 
 def loss_of(model: nn.Module, head: nn.Module, x) -> torch.Tensor:
@@ -524,14 +476,17 @@ def test_every_registered_backbone_has_a_row():
     assert {r.type for r in ROWS} == registered
     assert {r.type for r in ROWS if r.trained_stock is not None} == \
         registered, 'every backbone needs a parameter-efficient row'
-    for domain in DOMAINS:
-        assert any(r.domain is domain and r.trained_stock is None
-                   for r in ROWS), f'{domain.name}: no full-tuning row'
+    for family in TINY_FAMILIES:
+        assert any(r.family is family and r.trained_stock is None
+                   for r in ROWS), f'{family.name}: no full-tuning row'
     for r in ROWS:
-        assert r.domain.registry.get(r.type) is getattr(backbones, r.type)
+        assert r.family.registry.get(r.type) is getattr(backbones, r.type)
     cells = {m.method_name + f.family_name
              for m in backbones.METHODS for f in backbones.FAMILIES}
     assert cells | {f.__name__ for f in backbones.FAMILIES} == registered
+    # The table of tiny families is the package's list of families.
+    assert [(f.name, f.stock_cls) for f in TINY_FAMILIES] == [
+        (f.family_name, f.stock_backbone) for f in backbones.FAMILIES]
 
 
 def test_trainable_set_is_decided_at_build(row, stock):
@@ -616,11 +571,10 @@ def test_tunable_only_state_round_trip(row, stock):
 
 
 def test_parameter_counts_follow_the_formulas(row, stock):
-    assert sum(p.numel() for p in stock.parameters()) == \
-        row.domain.stock_params
+    assert sum(p.numel() for p in stock.parameters()) == row.stock_params
     model = build(row)
     summary = summarize_parameters(model)
-    assert summary.total == row.domain.stock_params + row.added
+    assert summary.total == row.stock_params + row.added
     assert summary.trainable == row.trainable
     assert model.tunable_summary().headline() == summary.headline()
 
@@ -666,7 +620,7 @@ def test_forward_with_every_tensor_on_a_fake_gpu(row):
     video_swin_compute_mask.cache_clear()
     with FakeTensorMode():
         to_fake_cuda(model)
-        x = torch.empty(*row.domain.input_shape, device='cuda')
+        x = torch.empty(*row.family.input_shape, device='cuda')
         model.train()
         outs = as_tuple(model(x))
         model.eval()
@@ -737,8 +691,8 @@ def test_mlp_head_rows(backbone_id, head_type, k):
     stock = make_stock(row)
     model = build_pretrained(row, stock)
     torch.manual_seed(4)
-    head = row.domain.registry.build(dict(
-        type=head_type, _scope_=row.domain.scope, num_classes=C,
+    head = row.family.registry.build(dict(
+        type=head_type, _scope_=row.family.scope, num_classes=C,
         in_channels=D, mlp_cfg=dict(num_layers=k)))
     head.init_weights()
     assert sum(p.numel() for p in head.parameters()) == mlp_params(k)

@@ -4,8 +4,9 @@ computation, prompt merging, deep replacement, no mixing across the batch,
 the per-stage init and counts, the per-stage AdaptFormer bottleneck, bad
 settings stopped at build, task files and the multi-task recognizer.
 
-Tiny Swins: width 32 then 64, 2 + 2 blocks, windows of 4 (video 2x4x4),
-inputs 32x32 (video 4 frames).
+The Swins are ``VIDEO_SWIN`` and ``SWIN`` of ``tiny_families.py``: width 32
+then 64, 2 + 2 blocks, windows of 4 (video 2x4x4), inputs 32x32 (video 4
+frames).
 """
 import glob
 import itertools
@@ -14,74 +15,30 @@ import os.path as osp
 
 import pytest
 import torch
-from mmaction.models.backbones.swin import SwinTransformer3D
-from mmaction.registry import MODELS as VIDEO_MODELS
 from mmengine.config import Config
-from mmpretrain.models import SwinTransformer
-from mmpretrain.registry import MODELS as IMAGE_MODELS
 from torch import nn
 
-import adaptformer_mm  # noqa: F401  (registers the models)
 from adaptformer_mm.apis import MultiTaskRecognizer, build_model
 from adaptformer_mm.apis.inference import predict_scores, video_data
 from adaptformer_mm.peft import AdaptMLP
 from adaptformer_mm.peft.swin_adapter import SwinAdapterConfig
 from adaptformer_mm.peft.task_file import load_task_file, write_task_file
+from tests.models.backbones.tiny_families import (SWIN, VIDEO_SWIN,
+                                                  family_id, final_output,
+                                                  on_meta_device)
 
-ARCH = dict(embed_dims=32, depths=[2, 2], num_heads=[2, 4])
-VIDEO = dict(arch=ARCH, patch_size=(2, 4, 4), window_size=(2, 4, 4),
-             pretrained2d=False, drop_path_rate=0.0, out_indices=(1, ))
-IMAGE = dict(arch=ARCH, img_size=32, patch_size=4, window_size=4,
-             drop_path_rate=0.0, out_indices=(1, ))
-DOMAINS = dict(
-    video=(VIDEO_MODELS, 'mmaction', SwinTransformer3D, VIDEO,
-           (2, 3, 4, 32, 32)),
-    image=(IMAGE_MODELS, 'mmpretrain', SwinTransformer, IMAGE,
-           (2, 3, 32, 32)))
-PREFIX = dict(video='Video', image='')
+SWINS = [VIDEO_SWIN, SWIN]
 
 
-def random_stock(domain, seed=0):
-    """The stock Swin with random norms, biases and relative-position
-    tables."""
-    _, _, cls, kwargs, _ = DOMAINS[domain]
-    torch.manual_seed(seed)
-    stock = cls(**kwargs)
-    with torch.no_grad():
-        for name, param in stock.named_parameters():
-            if param.dim() == 1 or 'relative_position_bias_table' in name:
-                param.normal_(0.0, 0.2)
-                if name.endswith('weight') and param.dim() == 1:
-                    param.add_(1.0)
-    stock.eval()
-    return stock
-
-
-def build(domain, method, seed=0, **own):
-    registry, scope, _, kwargs, _ = DOMAINS[domain]
-    torch.manual_seed(seed)
-    name = f'{method}{PREFIX[domain]}Swin'
-    return registry.build(dict(type=name, _scope_=scope, **kwargs, **own))
-
-
-def pretrained(domain, method, **own):
-    model = build(domain, method, **own)
-    stock = random_stock(domain)
-    missing, unexpected = model.load_state_dict(stock.state_dict(),
-                                                strict=False)
-    assert not unexpected and not set(missing) & set(stock.state_dict())
-    return model.eval()
-
-
-def inputs(domain, seed=1):
-    torch.manual_seed(seed)
-    return torch.randn(*DOMAINS[domain][4])
+def pretrained(family, method, **own):
+    """``method`` on ``family`` with the stock weights, in eval mode."""
+    return family.like(method, family.stock(), **own).eval()
 
 
 # ------------------------------------------- VPT: a step-by-step reference
-def window_geometry(domain, block, grid):
+def window_geometry(family, block, grid):
     """(window, shift) as the stock block uses them (no padding here)."""
-    if domain == 'video':
+    if family.is_video:
         from mmaction.models.backbones.swin import get_window_size
         return get_window_size(grid, block.window_size, block.shift_size)
     msa = block.attn
@@ -89,12 +46,12 @@ def window_geometry(domain, block, grid):
     return (msa.window_size, ) * 2, (shift, ) * 2
 
 
-def attention_module(domain, block):
-    return block.attn if domain == 'video' else block.attn.w_msa
+def attention_module(family, block):
+    return block.attn if family.is_video else block.attn.w_msa
 
 
-def mlp(domain, block, x):
-    if domain == 'video':
+def mlp(family, block, x):
+    if family.is_video:
         return block.mlp(block.norm2(x))
     return block.ffn.layers(block.norm2(x))
 
@@ -106,15 +63,15 @@ def region(pos, size, window, shift):
     return 0 if pos < size - window else (1 if pos < size - shift else 2)
 
 
-def reference_block(domain, block, x, prompts):
+def reference_block(family, block, x, prompts):
     """One Swin block on ``[P, patches]``, window by window, with explicit
     loops: the prompts (after LN1) join every window with zero bias and no
     mask, their outputs are averaged over the sample's windows, then the
     residuals and the MLP act on prompts and patches alike."""
     b, *grid, c = x.shape
     dims = len(grid)
-    window, shift = window_geometry(domain, block, tuple(grid))
-    attn = attention_module(domain, block)
+    window, shift = window_geometry(family, block, tuple(grid))
+    attn = attention_module(family, block)
     heads = attn.num_heads
     xn, pn = block.norm1(x), block.norm1(prompts)
     rolled = torch.roll(xn, shifts=[-s for s in shift],
@@ -158,14 +115,14 @@ def reference_block(domain, block, x, prompts):
     out = torch.roll(out, shifts=list(shift), dims=list(range(1, dims + 1)))
     x = x + out
     prompts = prompts + p_out
-    return x + mlp(domain, block, x), prompts + mlp(domain, block, prompts)
+    return x + mlp(family, block, x), prompts + mlp(family, block, prompts)
 
 
-@pytest.mark.parametrize('domain', ['video', 'image'])
-def test_prompts_join_every_window_as_a_step_by_step_computation(domain):
-    model = pretrained(domain, 'VPT',
+@pytest.mark.parametrize('family', SWINS, ids=family_id)
+def test_prompts_join_every_window_as_a_step_by_step_computation(family):
+    model = pretrained(family, 'VPT',
                        prompt_cfg=dict(num_tokens=2, deep=False))
-    x = inputs(domain)
+    x = family.inputs()
     with torch.no_grad():
         (grid, prompts), _ = model.embed(x)
         assert prompts is None
@@ -173,49 +130,49 @@ def test_prompts_join_every_window_as_a_step_by_step_computation(domain):
         # the prompts on.
         state = model.forward_block(0, (grid, None))
         first = model.prompts['0'](0, x.shape[0])
-        ref = reference_block(domain, model.tunable_blocks[0], grid, first)
+        ref = reference_block(family, model.tunable_blocks[0], grid, first)
         for a, r in zip(state, ref):
             torch.testing.assert_close(a, r, rtol=1e-4, atol=1e-4)
         block = model.tunable_blocks[1]
         assert any(s > 0 for s in window_geometry(
-            domain, block, tuple(state[0].shape[1:-1]))[1])
+            family, block, tuple(state[0].shape[1:-1]))[1])
         out = model.forward_block(1, state)
-        ref = reference_block(domain, block, *state)
+        ref = reference_block(family, block, *state)
         for a, r in zip(out, ref):
             torch.testing.assert_close(a, r, rtol=1e-4, atol=1e-4)
 
 
-@pytest.mark.parametrize('domain', ['video', 'image'])
-def test_prompts_merge_as_vpt_concatenates_four_copies(domain):
+@pytest.mark.parametrize('family', SWINS, ids=family_id)
+def test_prompts_merge_as_vpt_concatenates_four_copies(family):
     """VPT's PromptedPatchMerging: cat(p, p, p, p) then the stock norm and
     reduction. mmcv's merging (image) orders the 4C channels as its Unfold
     does (each channel for the 4 positions), so there the four copies are
     interleaved; it is the same tile of copies."""
-    model = pretrained(domain, 'VPT', prompt_cfg=dict(num_tokens=2,
+    model = pretrained(family, 'VPT', prompt_cfg=dict(num_tokens=2,
                                                       deep=False))
     torch.manual_seed(0)
     prompts = torch.randn(2, 2, 32)
     merge = model.swin_stages[0].downsample
-    if domain == 'video':
+    if family.is_video:
         four = torch.cat([prompts] * 4, dim=-1)
     else:
         four = prompts.repeat_interleave(4, dim=-1)
     expected = merge.reduction(merge.norm(four))
     with torch.no_grad():
-        got = model.merge_prompts(0, prompts, 3 if domain == 'video' else 2)
+        got = model.merge_prompts(0, prompts, 3 if family.is_video else 2)
         torch.testing.assert_close(got, expected.detach())
         # Through the forward: shallow prompts cross into stage 1.
         _, carried = model.merge(0, (torch.randn(2, *(
-            (2, 8, 8) if domain == 'video' else (8, 8)), 32), prompts))
+            (2, 8, 8) if family.is_video else (8, 8)), 32), prompts))
     assert carried.shape == (2, 2, 64)
 
 
-@pytest.mark.parametrize('domain', ['video', 'image'])
-def test_deep_sets_replace_and_shallow_prompts_carry(domain):
-    deep = pretrained(domain, 'VPT', prompt_cfg=dict(num_tokens=2))
-    shallow = pretrained(domain, 'VPT', prompt_cfg=dict(num_tokens=2,
+@pytest.mark.parametrize('family', SWINS, ids=family_id)
+def test_deep_sets_replace_and_shallow_prompts_carry(family):
+    deep = pretrained(family, 'VPT', prompt_cfg=dict(num_tokens=2))
+    shallow = pretrained(family, 'VPT', prompt_cfg=dict(num_tokens=2,
                                                         deep=False))
-    x = inputs(domain)
+    x = family.inputs()
     with torch.no_grad():
         (grid, _), _ = deep.embed(x)
         a, b = torch.randn(2, 2, 32), torch.randn(2, 2, 32)
@@ -227,36 +184,35 @@ def test_deep_sets_replace_and_shallow_prompts_carry(domain):
         assert not torch.equal(shallow.forward_block(1, (grid, a))[0],
                                shallow.forward_block(1, (grid, b))[0])
         # Before the first prompted block nothing is prompted.
-        late = pretrained(domain, 'VPT',
+        late = pretrained(family, 'VPT',
                           prompt_cfg=dict(num_tokens=2, layers=[2]))
         assert late.forward_block(0, (grid, None))[1] is None
     assert [tuple(t.prompts.shape) for t in deep.prompts.values()] == \
         [(2, 2, 32), (2, 2, 64)]
 
 
-@pytest.mark.parametrize('domain', ['video', 'image'])
-def test_a_sample_meets_only_its_own_prompts(domain):
+@pytest.mark.parametrize('family', SWINS, ids=family_id)
+def test_a_sample_meets_only_its_own_prompts(family):
     """VPT's released code expands prompts window-major against sample-major
     windows, so one sample's output moves with another's; here it does not.
     """
-    model = pretrained(domain, 'VPT', prompt_cfg=dict(num_tokens=2,
+    model = pretrained(family, 'VPT', prompt_cfg=dict(num_tokens=2,
                                                       deep=False))
-    x = inputs(domain)
+    x = family.inputs()
     y = x.clone()
     y[1] = torch.randn_like(y[1])
     with torch.no_grad():
-        out_x = model(x)
-        out_y = model(y)
-    out_x = out_x if torch.is_tensor(out_x) else out_x[-1]
-    out_y = out_y if torch.is_tensor(out_y) else out_y[-1]
+        out_x = final_output(model(x))
+        out_y = final_output(model(y))
     torch.testing.assert_close(out_x[0], out_y[0], rtol=0, atol=1e-6)
     assert not torch.allclose(out_x[1], out_y[1])
 
 
-@pytest.mark.parametrize('domain, fan_in', [('video', 3 * 2 * 4 * 4),
-                                            ('image', 3 * 4 * 4)])
-def test_every_stage_uses_vpt_bound_of_stage_zero(domain, fan_in):
-    model = build(domain, 'VPT', prompt_cfg=dict(num_tokens=50))
+@pytest.mark.parametrize('family, fan_in', [(VIDEO_SWIN, 3 * 2 * 4 * 4),
+                                            (SWIN, 3 * 4 * 4)],
+                         ids=family_id)
+def test_every_stage_uses_vpt_bound_of_stage_zero(family, fan_in):
+    model = family.build('VPT', prompt_cfg=dict(num_tokens=50))
     bound = math.sqrt(6.0 / (fan_in + 32))
     for tokens in (model.prompts['0'], model.prompts['1']):
         assert tokens.prompts.abs().max() <= bound
@@ -268,12 +224,13 @@ def test_every_stage_uses_vpt_bound_of_stage_zero(domain, fan_in):
 
 # -------------------------------------------------------------- AdaptFormer
 def test_default_bottleneck_is_width_over_12_per_stage():
-    model = build('image', 'AdaptFormer')
+    model = SWIN.build('AdaptFormer')
     assert model.adapter_bottlenecks == (2, 5)
     assert model.stages[0].blocks[1].adaptmlp.bottleneck == 2
     assert model.stages[1].blocks[0].adaptmlp.down.weight.shape == (5, 64)
     assert model.stages[0].blocks[0].adaptmlp.dropout.p == 0.1
-    video = build('video', 'AdaptFormer', adapter_cfg=dict(bottleneck=[3, 6]))
+    video = VIDEO_SWIN.build('AdaptFormer',
+                             adapter_cfg=dict(bottleneck=[3, 6]))
     assert video.adapter_bottlenecks == (3, 6)
     assert video.layers[1].blocks[1].adaptmlp.dropout.p == 0.0
     assert SwinAdapterConfig().stage_bottlenecks([128, 256, 512, 1024]) == \
@@ -288,10 +245,11 @@ def test_swin_b_counts():
     def adapter_params(**adapter_cfg):
         """Every block's AdaptMLP, built with its stage's config."""
         cfg = SwinAdapterConfig.from_cfg(adapter_cfg)
-        return sum(
-            n * sum(p.numel() for p in AdaptMLP(w, stage_cfg).parameters())
-            for n, w, stage_cfg in zip(depths, widths,
-                                       cfg.stage_configs(widths)))
+        with on_meta_device():
+            return sum(n * sum(
+                p.numel() for p in AdaptMLP(w, stage_cfg).parameters())
+                for n, w, stage_cfg in zip(depths, widths,
+                                           cfg.stage_configs(widths)))
 
     assert adapter_params() == 1_161_948
     assert adapter_params(bottleneck=64) == 2 * (
@@ -302,14 +260,14 @@ def test_swin_b_counts():
 
 @pytest.mark.parametrize('mode', ['parallel', 'sequential'])
 def test_adapter_equation_on_a_swin_block(mode):
-    model = pretrained('video', 'AdaptFormer',
+    model = pretrained(VIDEO_SWIN, 'AdaptFormer',
                        adapter_cfg=dict(bottleneck=4, mode=mode))
     torch.manual_seed(3)
     with torch.no_grad():
         for name, param in model.named_parameters():
             if 'adaptmlp' in name:
                 param.normal_(0.0, 0.3)
-        grid, _ = model.embed(inputs('video'))
+        grid, _ = model.embed(VIDEO_SWIN.inputs())
         block = model.tunable_blocks[1]
         stock = block(grid, _stage_mask(model, grid))
         x1 = grid + model.attn_branch(block, grid)
@@ -344,10 +302,10 @@ def _stage_mask(model, grid):
     (dict(adapter_cfg=dict(mode='serial')),
      ['adapter_cfg.mode', "'serial'", 'parallel']),
 ])
-@pytest.mark.parametrize('domain', ['video', 'image'])
-def test_adapter_settings_that_do_not_fit_stop_at_build(domain, own, words):
+@pytest.mark.parametrize('family', SWINS, ids=family_id)
+def test_adapter_settings_that_do_not_fit_stop_at_build(family, own, words):
     with pytest.raises(ValueError) as err:
-        build(domain, 'AdaptFormer', **own)
+        family.build('AdaptFormer', **own)
     for word in words:
         assert word in str(err.value), (word, str(err.value))
 
@@ -359,21 +317,21 @@ def test_adapter_settings_that_do_not_fit_stop_at_build(domain, own, words):
     (dict(output='prompt_pool'), ['prompt_cfg.output', 'prompt_pool']),
     (dict(num_tokens=0), ['prompt_cfg.num_tokens', '0']),
 ])
-@pytest.mark.parametrize('domain', ['video', 'image'])
-def test_prompt_settings_that_do_not_fit_stop_at_build(domain, prompt_cfg,
+@pytest.mark.parametrize('family', SWINS, ids=family_id)
+def test_prompt_settings_that_do_not_fit_stop_at_build(family, prompt_cfg,
                                                        words):
     with pytest.raises(ValueError) as err:
-        build(domain, 'VPT', prompt_cfg=prompt_cfg)
+        family.build('VPT', prompt_cfg=prompt_cfg)
     for word in words:
         assert word in str(err.value), (word, str(err.value))
 
 
-@pytest.mark.parametrize('domain', ['video', 'image'])
-def test_stock_freezing_and_unknown_arguments_are_refused(domain):
+@pytest.mark.parametrize('family', SWINS, ids=family_id)
+def test_stock_freezing_and_unknown_arguments_are_refused(family):
     with pytest.raises(ValueError, match='frozen_stages=1'):
-        build(domain, 'Tunable', frozen_stages=1)
+        family.build('Tunable', frozen_stages=1)
     with pytest.raises(TypeError, match='bottlenek'):
-        build(domain, 'AdaptFormer', bottlenek=8)
+        family.build('AdaptFormer', bottlenek=8)
 
 
 # ------------------------------------------- task files and many tasks
@@ -394,7 +352,8 @@ def video_cfg(method, num_classes, **own):
         default_scope='mmaction',
         model=dict(
             type='Recognizer3D',
-            backbone=dict(type=f'{method}VideoSwin', **VIDEO, **own),
+            backbone=dict(type=f'{method}VideoSwin', **VIDEO_SWIN.kwargs,
+                          **own),
             cls_head=dict(type='I3DHead', num_classes=num_classes,
                           in_channels=64, average_clips='score'),
             data_preprocessor=dict(
@@ -416,7 +375,7 @@ def as_trained(model, backbone_state, seed):
 
 
 def test_video_swin_task_files_share_one_backbone(tmp_path):
-    stock = random_stock('video')
+    stock = VIDEO_SWIN.stock()
     backbone = str(tmp_path / 'swin.pth')
     torch.save({'state_dict': stock.state_dict()}, backbone)
     frozen = {f'backbone.{k}': v for k, v in stock.state_dict().items()}
@@ -447,10 +406,10 @@ def test_image_swin_task_file_restores_the_classifier(tmp_path):
         default_scope='mmpretrain',
         model=dict(
             type='ImageClassifier',
-            backbone=dict(type='AdaptFormerSwin', **IMAGE),
+            backbone=dict(type='AdaptFormerSwin', **SWIN.kwargs),
             neck=dict(type='GlobalAveragePooling'),
             head=dict(type='LinearClsHead', num_classes=3, in_channels=64))))
-    stock = random_stock('image')
+    stock = SWIN.stock()
     frozen = {f'backbone.{k}': v for k, v in stock.state_dict().items()}
     trained = as_trained(build_model(cfg), frozen, seed=1)
     path = str(tmp_path / 'task.pth')
@@ -459,7 +418,7 @@ def test_image_swin_task_file_restores_the_classifier(tmp_path):
         n for n, p in trained.named_parameters() if p.requires_grad}
     fresh = build_model(cfg)
     load_task_file(fresh, path, frozen)
-    x = inputs('image')
+    x = SWIN.inputs()
     with torch.no_grad():
         assert torch.equal(fresh(x, mode='tensor'),
                            trained(x, mode='tensor'))
@@ -469,10 +428,10 @@ def test_with_cp_gives_the_same_gradients():
     """Activation checkpointing of the (grid, prompts) state."""
     grads = []
     for with_cp in (False, True):
-        model = pretrained('image', 'VPT', prompt_cfg=dict(num_tokens=2),
+        model = pretrained(SWIN, 'VPT', prompt_cfg=dict(num_tokens=2),
                            with_cp=with_cp)
         model.train()
-        model(inputs('image'))[-1].square().mean().backward()
+        model(SWIN.inputs())[-1].square().mean().backward()
         grads.append({n: p.grad for n, p in model.named_parameters()
                       if p.grad is not None})
     assert grads[0].keys() == grads[1].keys() == {'prompts.0.prompts',
@@ -482,11 +441,11 @@ def test_with_cp_gives_the_same_gradients():
 
 
 def test_frozen_swin_runs_in_eval_mode_and_keeps_stock_keys():
-    model = build('video', 'AdaptFormer', drop_rate=0.5)
+    model = VIDEO_SWIN.build('AdaptFormer', drop_rate=0.5)
     model.train()
     assert not model.pos_drop.training
     assert model.layers[0].blocks[0].adaptmlp.training
-    stock_keys = set(SwinTransformer3D(**VIDEO).state_dict())
+    stock_keys = set(VIDEO_SWIN.stock().state_dict())
     assert stock_keys <= set(model.state_dict())
     extra = set(model.state_dict()) - stock_keys
     assert extra and all('.adaptmlp.' in k for k in extra)
@@ -535,16 +494,16 @@ def test_swin_config_states_its_count_and_builds(rel):
     assert 'Paper: no number' in text
     video = cfg.default_scope == 'mmaction'
     init_default_scope(cfg.default_scope)
-    small = dict(VIDEO if video else IMAGE)
+    small = dict((VIDEO_SWIN if video else SWIN).kwargs)
     backbone.update(small, init_cfg=None)
     if video:
         cfg.model.cls_head.in_channels = 64
-        registry, x = VIDEO_MODELS, torch.randn(2, 1, 3, 4, 32, 32)
+        registry, x = VIDEO_SWIN.registry, torch.randn(2, 1, 3, 4, 32, 32)
         from mmaction.structures import ActionDataSample as Sample
     else:
         cfg.model.neck[1].input_features = 64
         cfg.model.head.in_channels = 64
-        registry, x = IMAGE_MODELS, torch.randn(2, 3, 32, 32)
+        registry, x = SWIN.registry, torch.randn(2, 3, 32, 32)
         from mmpretrain.structures import DataSample as Sample
     model = registry.build(cfg.model)
     trainable = {n for n, p in model.backbone.named_parameters()
@@ -558,53 +517,43 @@ def test_swin_config_states_its_count_and_builds(rel):
     assert torch.isfinite(loss)
 
 
-@pytest.mark.parametrize('domain', ['video', 'image'])
-def test_padded_and_shrunk_windows_match_the_stock_model(domain):
+@pytest.mark.parametrize('family, overrides, input_shape', [
+    (VIDEO_SWIN, dict(window_size=(8, 7, 7)), (1, 3, 8, 40, 40)),
+    (SWIN, dict(img_size=40, window_size=7, pad_small_map=True),
+     (1, 3, 40, 40)),
+], ids=family_id)
+def test_padded_and_shrunk_windows_match_the_stock_model(family, overrides,
+                                                         input_shape):
     """Maps that are no multiple of the window (padding), video windows that
     shrink to a short clip (8x7x7 -> 4x7x7, and stage 1's whole 4x5x5 map:
     the stock bias then reads the first N x N entries of its index) and
     image maps smaller than the window (``pad_small_map``)."""
-    if domain == 'video':
-        kwargs = dict(VIDEO, window_size=(8, 7, 7))
-        stock, x = SwinTransformer3D(**kwargs), torch.randn(1, 3, 8, 40, 40)
-    else:
-        kwargs = dict(IMAGE, img_size=40, window_size=7, pad_small_map=True)
-        stock, x = SwinTransformer(**kwargs), torch.randn(1, 3, 40, 40)
-    registry, scope = DOMAINS[domain][:2]
-    model = registry.build(dict(type=f'AdaptFormer{PREFIX[domain]}Swin',
-                                _scope_=scope, **kwargs))
+    stock = family.stock(**overrides)
+    model = family.build('AdaptFormer', **overrides)
     model.init_weights()
-    with torch.no_grad():
-        for name, param in stock.named_parameters():
-            if param.dim() == 1 or 'relative_position_bias_table' in name:
-                param.normal_(0.0, 0.2)
     model.load_state_dict(stock.state_dict(), strict=False)
-    stock.eval()
     model.eval()
+    x = torch.randn(*input_shape)
     with torch.no_grad():
-        out, ref = model(x), stock(x)
-    out = out if torch.is_tensor(out) else out[-1]
-    ref = ref if torch.is_tensor(ref) else ref[-1]
+        out, ref = final_output(model(x)), final_output(stock(x))
     torch.testing.assert_close(out, ref, rtol=1e-5, atol=1e-5)
 
 
-@pytest.mark.parametrize('domain', ['video', 'image'])
-def test_a_recognizer_checkpoint_loads_through_init_cfg(domain, tmp_path):
+@pytest.mark.parametrize('family', SWINS, ids=family_id)
+def test_a_recognizer_checkpoint_loads_through_init_cfg(family, tmp_path):
     """``init_cfg=dict(type='Pretrained', prefix='backbone.')`` on a stock
     recognizer / classifier checkpoint: the same keys, the stock output."""
-    stock = random_stock(domain)
+    stock = family.stock()
     path = str(tmp_path / 'stock.pth')
     torch.save({'state_dict': {f'backbone.{k}': v
                                for k, v in stock.state_dict().items()}}, path)
-    model = build(domain, 'AdaptFormer', init_cfg=dict(
+    model = family.build('AdaptFormer', init_cfg=dict(
         type='Pretrained', checkpoint=path, prefix='backbone.'))
     model.init_weights()
     model.eval()
-    x = inputs(domain)
+    x = family.inputs()
     with torch.no_grad():
-        out, ref = model(x), stock(x)
-    out = out if torch.is_tensor(out) else out[-1]
-    ref = ref if torch.is_tensor(ref) else ref[-1]
+        out, ref = final_output(model(x)), final_output(stock(x))
     torch.testing.assert_close(out, ref, rtol=1e-5, atol=1e-5)
 
 
@@ -612,11 +561,11 @@ def test_old_mmpretrain_swin_keys_load_as_in_the_stock_model():
     """mmpretrain renames an old checkpoint's final ``norm.`` and drops its
     ``attn_mask`` buffers for its own class only; TunableSwin does the same.
     """
-    stock = random_stock('image')
+    stock = SWIN.stock()
     old = {('norm.' + k[len('norm1.'):] if k.startswith('norm1.') else k): v
            for k, v in stock.state_dict().items()}
     old['stages.0.blocks.1.attn.attn_mask'] = torch.zeros(4, 16, 16)
-    model = build('image', 'Tunable')
+    model = SWIN.build('Tunable')
     missing, unexpected = model.load_state_dict(old, strict=False)
     assert missing == [] and unexpected == []
     assert torch.equal(model.norm1.weight, stock.norm1.weight)
@@ -625,12 +574,11 @@ def test_old_mmpretrain_swin_keys_load_as_in_the_stock_model():
 def test_a_map_smaller_than_the_window_raises_what_the_stock_model_raises():
     """Code written for mmpretrain's ShiftWindowMSA catches AssertionError;
     ours is that and a ValueError, with the stock message."""
-    kwargs = dict(IMAGE, img_size=40, window_size=7)
+    small_map = dict(img_size=40, window_size=7)
     x = torch.randn(1, 3, 40, 40)
     with pytest.raises(AssertionError) as stock_error:
-        SwinTransformer(**kwargs)(x)
-    model = IMAGE_MODELS.build(dict(type='TunableSwin', _scope_='mmpretrain',
-                                    **kwargs))
+        SWIN.stock(**small_map)(x)
+    model = SWIN.build('Tunable', **small_map)
     with pytest.raises(AssertionError) as ours:
         model(x)
     assert isinstance(ours.value, ValueError)
@@ -641,10 +589,8 @@ def test_a_map_smaller_than_the_window_raises_what_the_stock_model_raises():
 def test_a_bad_pretrained_argument_is_a_type_error(pretrained):
     """Not 'a truncated checkpoint': the argument is wrong, as the stock
     class says with a TypeError."""
-    model = VIDEO_MODELS.build(dict(type='TunableVideoSwin',
-                                    _scope_='mmaction',
-                                    **dict(VIDEO, pretrained=pretrained,
-                                           pretrained2d=True)))
+    model = VIDEO_SWIN.build('Tunable', pretrained=pretrained,
+                             pretrained2d=True)
     with pytest.raises(TypeError, match=r'a checkpoint must be a file path '
                        r'or URL \(str\), got ' + repr(pretrained).replace(
                            '[', r'\[').replace(']', r'\]')):
