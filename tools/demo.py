@@ -1,4 +1,5 @@
-"""Top-k labels for one video file, optionally written back onto the video.
+"""Top-k labels for one video (or image) file, optionally written back onto
+the video.
 
     python tools/demo.py VIDEO CONFIG CHECKPOINT [--task-file TASK.pth]
         [--backbone PRETRAINED] [--topk 5] [--label-file classes.txt]
@@ -8,7 +9,8 @@ CHECKPOINT is a full checkpoint, or a tunable-only one (frozen tensors from
 ``--backbone`` / the config's pretrained backbone). With ``--task-file``,
 CHECKPOINT is the pretrained backbone and the task file holds the rest.
 The video (mp4, webm, avi, ... anything decord reads, any size and length)
-goes through the config's test pipeline. ``--out-video`` (.mp4 or .avi)
+goes through the config's test pipeline; for an image config (mmpretrain),
+VIDEO is an image file. ``--out-video`` (.mp4 or .avi)
 writes every frame back with the top labels drawn on it. ``--merge-lora``
 folds a LoRA model's updates into its frozen weights before inference.
 """
@@ -22,8 +24,9 @@ import cv2  # noqa: E402
 import numpy as np  # noqa: E402
 
 import adaptformer_mm  # noqa: E402,F401  (stack fixes + registrations)
-from adaptformer_mm.apis import (config_classes, inference_video,  # noqa: E402
-                                 init_model, read_label_file)
+from adaptformer_mm.apis import (config_classes, inference,  # noqa: E402
+                                 init_model, load_config, read_label_file)
+from adaptformer_mm.apis.inference import is_image_config  # noqa: E402
 from adaptformer_mm.peft import merge_lora  # noqa: E402
 from adaptformer_mm.utils.cli import (  # noqa: E402
     add_backbone_option, add_device_option, add_label_file_option,
@@ -100,6 +103,10 @@ def draw_labels(video: str, out: str, lines: List[str]) -> int:
 def main(argv=None):
     args = parse_args(argv)
     require_video(args.video)
+    if args.out_video and is_image_config(load_config(args.config)):
+        raise ValueError(
+            f'--out-video draws the labels on a video, and {args.config} is '
+            f'an image config (its input {args.video} is an image)')
     model = init_model(args.config, args.checkpoint, task_file=args.task_file,
                        backbone=args.backbone, device=args.device)
     if args.merge_lora:
@@ -107,7 +114,7 @@ def main(argv=None):
               'layers')
     classes = (read_label_file(args.label_file) if args.label_file else
                model.classes or config_classes(model.cfg))
-    pred = inference_video(model, args.video, classes)
+    pred = inference(model, args.video, classes)
     num = pred.scores.numel()
     if classes and len(classes) != num:
         raise ValueError(f'{len(classes)} class names for a model with {num} '

@@ -20,7 +20,8 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 import adaptformer_mm  # noqa: E402,F401  (stack fixes + registrations)
 import torch  # noqa: E402
 from adaptformer_mm.engine import (  # noqa: E402
-    build_flexible_runner, setup_cpu_distributed, uses_strategy)
+    build_flexible_runner, require_training_steps, setup_cpu_distributed,
+    uses_strategy)
 from adaptformer_mm.engine.hooks.interrupt import (  # noqa: E402
     ensure_interrupt_hook, interrupt_report)
 from adaptformer_mm.utils.cli import (  # noqa: E402
@@ -201,6 +202,7 @@ def main(argv=None):
         runner = Runner.from_cfg(cfg)
     else:
         runner = RUNNERS.build(cfg)
+    require_training_steps(runner)
     # Ctrl-C stops after the current iteration with a resumable checkpoint.
     interrupt = ensure_interrupt_hook(runner)
     try:

@@ -138,14 +138,16 @@ def predict_scores(model: nn.Module, data: dict) -> Tensor:
     return scores.reshape(-1, scores.shape[-1]).mean(0)
 
 
-def inference_video(model: nn.Module,
-                    video: VideoInput,
-                    classes: Sequence[str] = (),
-                    pipeline: Optional[Callable[[dict], dict]] = None,
-                    task: str = '') -> Prediction:
+def inference(model: nn.Module,
+              source: Union[VideoInput, ImageInput],
+              classes: Sequence[str] = (),
+              pipeline: Optional[Callable[[dict], dict]] = None,
+              task: str = '') -> Prediction:
     """Scores of ``model`` (built by :func:`init_model`, so ``model.cfg`` is
-    set) for a video file or clip tensor."""
-    if pipeline is None and isinstance(video, str):
+    set) for one input: a video file or clip tensor for a video config, an
+    image file or ``(C, H, W)`` tensor for an image config."""
+    if pipeline is None and isinstance(source, str):
         pipeline = build_test_pipeline(model.cfg)
-    scores = predict_scores(model, video_data(video, pipeline))
+    data = input_data(model.cfg)(source, pipeline)
+    scores = predict_scores(model, data)
     return Prediction(scores=scores, classes=list(classes), task=task)

@@ -63,13 +63,21 @@ def read_backbone(path: str, prefix: str = 'backbone.') -> Dict[str, Tensor]:
     return backbone_state(safe_torch_load(path, map_location='cpu'), prefix)
 
 
+def _inner_dataset(cfg: Config, loader: str) -> dict:
+    """The dataset config of ``cfg.<loader>`` inside its wrappers ({} when
+    there is none)."""
+    from ..utils.pipeline import unwrap_dataset_cfg
+    dataset = (cfg.get(loader) or {}).get('dataset') or {}
+    return unwrap_dataset_cfg(dataset)[0]
+
+
 def test_pipeline_cfg(cfg: Config) -> List[dict]:
     """The config's test pipeline: ``test_pipeline``, else the pipeline of
     ``test_dataloader`` / ``val_dataloader``."""
     if cfg.get('test_pipeline'):
         return list(cfg.test_pipeline)
     for loader in ('test_dataloader', 'val_dataloader'):
-        pipeline = (cfg.get(loader) or {}).get('dataset', {}).get('pipeline')
+        pipeline = _inner_dataset(cfg, loader).get('pipeline')
         if pipeline:
             return list(pipeline)
     raise KeyError(
@@ -79,9 +87,9 @@ def test_pipeline_cfg(cfg: Config) -> List[dict]:
 
 def config_classes(cfg: Config) -> List[str]:
     """Class names a config states (``dataset.metainfo.classes`` or the
-    dataset's ``classes``), else []."""
+    dataset's ``classes``, inside any wrapper), else []."""
     for loader in ('test_dataloader', 'val_dataloader', 'train_dataloader'):
-        dataset = (cfg.get(loader) or {}).get('dataset', {})
+        dataset = _inner_dataset(cfg, loader)
         classes = (dataset.get('metainfo') or {}).get('classes') or \
             dataset.get('classes')
         if isinstance(classes, (list, tuple)):

@@ -250,13 +250,14 @@ def set_work_dir(cfg: Config, work_dir: Optional[str], config: str) -> None:
 # --------------------------------------------------------- inference tools
 def add_video_argument(parser: argparse.ArgumentParser) -> None:
     """The ``video`` positional argument (checked by :func:`require_video`)."""
-    parser.add_argument('video', help='video file (mp4, webm, avi, ...)')
+    parser.add_argument('video', help='video file (mp4, webm, avi, ...); an '
+                        'image file for an image config')
 
 
 def require_video(path: str) -> None:
-    """Stop before any model is built when the video file is missing."""
+    """Stop before any model is built when the input file is missing."""
     if not osp.isfile(path):
-        raise FileNotFoundError(f'video file not found: {path}')
+        raise FileNotFoundError(f'input file not found: {path}')
 
 
 def add_merge_lora_option(parser: argparse.ArgumentParser) -> None:

@@ -104,7 +104,9 @@ def pooled_features(model: nn.Module, inputs: Tensor) -> Tensor:
     (clips x crops) of a video go through the backbone and their features
     are averaged, as the scores are at test time. An image classifier gets
     ``(B, C, H, W)``; a tuple output (mmpretrain's ``out_indices``) gives its
-    last entry.
+    last entry. A hierarchical backbone (Swin, ``token_layout='windows'``)
+    gives a feature map ``(N, C, [T,] H, W)``, averaged over its grid as the
+    Swin recipes' heads do (I3DHead's ``'avg'``, GlobalAveragePooling).
     """
     views = 1
     batch = inputs.shape[0]
@@ -114,6 +116,9 @@ def pooled_features(model: nn.Module, inputs: Tensor) -> Tensor:
     out = model.backbone(inputs)
     if isinstance(out, (tuple, list)):
         out = out[-1]
+    if out.dim() > 2 and getattr(model.backbone, 'token_layout',
+                                 None) == 'windows':
+        out = out.flatten(2).mean(-1)
     if out.dim() != 2:
         raise ValueError(
             f'the backbone gives {tuple(out.shape)}, not pooled (N, d) '

@@ -31,3 +31,21 @@ def test_ddp_tunable_only_checkpoint_uses_the_configs_backbone(tmp_path):
 
 def test_apis_do_not_import_engine_hooks():
     assert 'engine.hooks' not in inspect.getsource(loading)
+
+
+def test_classes_and_test_pipeline_are_read_inside_dataset_wrappers():
+    from mmengine.config import Config
+
+    from adaptformer_mm.apis import config_classes
+    from adaptformer_mm.apis.loading import test_pipeline_cfg
+    steps = [dict(type='DecordInit'), dict(type='PackActionInputs')]
+    inner = dict(type='VideoDataset', ann_file='a.txt', pipeline=steps,
+                 metainfo=dict(classes=['run', 'jump']))
+    cfg = Config(dict(
+        train_dataloader=dict(dataset=dict(
+            type='RepeatedAugDataset', dataset=dict(
+                type='ClassBalancedSubset', shots=4, dataset=inner))),
+        val_dataloader=dict(dataset=dict(type='ClassBalancedSubset',
+                                         dataset=inner))))
+    assert config_classes(cfg) == ['run', 'jump']
+    assert test_pipeline_cfg(cfg) == steps

@@ -1,13 +1,15 @@
 """tools/demo.py on camera-like footage (non-square, noisy, mp4 and avi) and
 tools/multitask_demo.py with two tasks on one backbone."""
+import os.path as osp
+
 import pytest
 import torch
 
-from adaptformer_mm.apis import inference_video, init_model
+from adaptformer_mm.apis import inference, init_model
 from adaptformer_mm.peft.task_file import write_task_file
 from ..apis.tiny_tasks import (load_tool, noisy_video, save_full_checkpoint,
                                tiny_cfg, trained_model, write_backbone)
-from ..conftest import run_python
+from ..conftest import REPO, run_python
 
 
 @pytest.fixture(scope='module')
@@ -38,7 +40,7 @@ def test_demo_with_task_file_matches_full_model(setup, capsys):
                                setup['backbone'], '--task-file',
                                walk['task'], '--topk', '2'])
     full = init_model(walk['config'], walk['full'])
-    expected = inference_video(full, setup['mp4'])
+    expected = inference(full, setup['mp4'])
     assert torch.equal(pred.scores, expected.scores)
     out = capsys.readouterr().out
     assert 'top-2 of 3 classes' in out
@@ -78,7 +80,7 @@ def test_multitask_demo_answers_every_task_from_one_backbone(setup, capsys):
                        f'gesture={files["wave"]["task"]}', '--topk', '1'])
     lines = [ln for ln in proc.stdout.splitlines() if ln.startswith('[')]
     assert [ln.split(']')[0] for ln in lines] == ['[walk', '[gesture']
-    expected = inference_video(
+    expected = inference(
         init_model(files['wave']['config'], files['wave']['full']),
         setup['mp4'])
     name, score = lines[1].split('] ')[1].split()
@@ -94,3 +96,17 @@ def test_multitask_demo_answers_every_task_from_one_backbone(setup, capsys):
                          files['walk']['task'], '--task', 'run'])
     assert "--task ['run']: not among the task files ['walk']" in \
         capsys.readouterr().err
+
+
+def test_out_video_is_refused_for_an_image_config(tmp_path):
+    import cv2
+    import numpy as np
+    image = str(tmp_path / 'cat.png')
+    cv2.imwrite(image, np.zeros((8, 8, 3), np.uint8))
+    config = osp.join(REPO, 'configs', 'image', 'adaptformer',
+                      'adaptformer-64_vit-base-p16_mae-in1k_8xb128-sgd-'
+                      'coslr-100e_cifar100.py')
+    with pytest.raises(ValueError, match='--out-video draws the labels on a '
+                       'video, and .* is an image config'):
+        load_tool('demo').main([image, config, str(tmp_path / 'none.pth'),
+                                '--out-video', str(tmp_path / 'out.mp4')])

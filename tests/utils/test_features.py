@@ -104,6 +104,26 @@ def test_a_feature_map_is_refused():
         pooled_features(model, torch.zeros(2, 1, 3, 4, 4))
 
 
+def test_a_swin_feature_map_is_averaged_over_its_grid():
+    class WindowsBackbone(nn.Module):  # a hierarchical (Swin) family
+        token_layout = 'windows'
+
+        def forward(self, x):
+            return x
+
+    class SwinRecognizer(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.cls_head = nn.Identity()
+            self.backbone = WindowsBackbone()
+
+    model = SwinRecognizer()
+    inputs = torch.randn(2, 3, 5, 2, 4, 4)  # 2 videos x 3 views, C=5
+    out = pooled_features(model, inputs)
+    expected = inputs.flatten(3).mean(-1).mean(1)  # grid, then views
+    torch.testing.assert_close(out, expected)
+
+
 def test_same_samples_names_the_odd_file():
     a, b = blobs(), blobs()
     assert torch.equal(same_samples([a, b], ['a', 'b']), a.labels)
