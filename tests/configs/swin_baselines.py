@@ -11,6 +11,7 @@ last stage's width ``d``.
 """
 import functools
 
+import torch
 from torch import nn
 
 from ..conftest import load_tool
@@ -115,3 +116,15 @@ def assert_trains_its_part(folder, backbone, stock):
     assert stock_names <= set(dict(backbone.named_parameters())), \
         'the stock keys must load unchanged'
     return sum(p.numel() for p in trainable.values())
+
+
+def assert_loss_reaches_the_trainable(model, inputs, samples, loss_key):
+    """One training loss of the recognizer / classifier: finite, and its
+    gradient reaches exactly the backbone's trainable parameters."""
+    model.train()
+    loss = model(inputs, samples, mode='loss')[loss_key]
+    loss.backward()
+    assert torch.isfinite(loss)
+    params = dict(model.backbone.named_parameters())
+    assert {n for n, p in params.items() if p.grad is not None} == \
+        {n for n, p in params.items() if p.requires_grad}

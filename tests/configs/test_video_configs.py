@@ -32,6 +32,7 @@ from adaptformer_mm.utils.pipeline import DATASET_WRAPPERS
 
 from ..conftest import REPO
 from .swin_baselines import (CLASS_PREFIXES, assert_is_the_recipe,
+                             assert_loss_reaches_the_trainable,
                              assert_trains_its_part, build_on_meta, header,
                              stock_backbone)
 
@@ -541,11 +542,5 @@ def test_tiny_swin_baseline_trains_its_part_through_i3d_head(folder):
     if folder == 'attentive_probe':
         # One pooled token per clip, as a map I3DHead's pooling keeps.
         assert backbone(inputs[:, 0]).shape == (2, 64, 1, 1, 1)
-    model.train()
     samples = [ActionDataSample().set_gt_label(i) for i in range(2)]
-    loss = model(inputs, samples, mode='loss')['loss_cls']
-    loss.backward()
-    assert torch.isfinite(loss)
-    trainable = {n for n, p in backbone.named_parameters() if p.requires_grad}
-    assert {n for n, p in backbone.named_parameters()
-            if p.grad is not None} == trainable
+    assert_loss_reaches_the_trainable(model, inputs, samples, 'loss_cls')
