@@ -6,6 +6,18 @@ r)``; ``A`` starts as PyTorch's Linear default (Kaiming-uniform, a=sqrt(5)),
 training. :func:`merge_lora` folds ``(alpha / r) B A`` into ``W`` for
 inference: the merged model is the stock model, at zero extra cost.
 
+A projection is an ``nn.Linear`` (replaced by :class:`LoRALinear`) or a
+weight a module holds as a Parameter, ``<name>_weight`` (+ ``<name>_bias``),
+as ``nn.MultiheadAttention`` holds its q/k/v in-projection
+(``in_proj_weight``, the CLIP blocks of UniFormerV2): that one gets its
+branch as the module's child ``<name>_lora`` and is applied through
+:func:`apply_projection`, which a backbone calls where it would call a
+Linear. Why not fold the branch into the weight at every forward, as HF
+peft's LoRA for ``nn.MultiheadAttention`` does (``W + B A`` in place of
+``W``, restored afterwards): LoRA's input dropout has no weight form, and
+under bf16 autocast the small ``B A`` would be rounded into ``W``'s bf16
+copy; here the branch runs on ``x`` as for a Linear.
+
 :class:`LoRAConfig` holds the settings (``lora_cfg`` in configs) and their
 checks, once. Pure PyTorch: which blocks and layers get LoRA is resolved by
 the backbone (:func:`find_targets` names the layers a target matches).
@@ -44,13 +56,17 @@ class LoRAConfig(MethodConfig):
         alpha (float): ``alpha``; the update is scaled by ``alpha / r``.
             Default 8 (scale 1).
         dropout (float): Dropout on the LoRA branch's input. Default 0.
-        targets (list[str]): Linear layers of each block that get LoRA, by
+        targets (list[str]): Projections of each block that get LoRA, by
             name relative to the block: a layer matches a target when its
             name is the target or ends with ``'.' + target``. Default
             ``('qkv', 'proj')``, the attention projections. The MLP is
             ``'layers.0.0'`` (fc1) and ``'layers.1'`` (fc2) in both backbones
-            (``mlp.*`` on video, ``ffn.*`` on images). A target that matches
-            no linear layer of a block is an error naming the valid names.
+            (``mlp.*`` on video, ``ffn.*`` on images). A projection held as
+            a weight Parameter is named without ``_weight``: ``'in_proj'``
+            for ``nn.MultiheadAttention``'s ``in_proj_weight`` (UniFormerV2,
+            whose family default is ``('in_proj', 'out_proj')``). A target
+            that matches no projection of a block is an error naming the
+            valid names.
         layers (list[int], optional): Blocks that get LoRA; None (default):
             every block. Stored as a tuple; resolved against the depth at
             build (:meth:`resolve_layers`).
@@ -187,47 +203,94 @@ class LoRALinear(nn.Linear):
         return linear
 
 
+def parameter_projections(block: nn.Module) -> Dict[str, nn.Module]:
+    """Projections the modules of ``block`` hold as a 2-D Parameter
+    ``<name>_weight`` rather than as an ``nn.Linear``
+    (``nn.MultiheadAttention``'s ``in_proj_weight``), keyed
+    ``'<module>.<name>'`` (``'attn.in_proj'``), each with the module that
+    holds it."""
+    found = {}
+    for prefix, module in block.named_modules():
+        for name, param in module.named_parameters(recurse=False):
+            if name.endswith('_weight') and param.dim() == 2:
+                projection = name[:-len('_weight')]
+                found[f'{prefix}.{projection}' if prefix else projection] = \
+                    module
+    return found
+
+
 def find_targets(block: nn.Module, config: LoRAConfig,
-                 where: str = 'a block') -> Dict[str, nn.Linear]:
-    """The linear layers of ``block`` that ``config.targets`` select, by
-    name relative to ``block``, in module order.
+                 where: str = 'a block') -> Dict[str, nn.Module]:
+    """The projections of ``block`` that ``config.targets`` select, by name
+    relative to ``block``: its ``nn.Linear`` layers (the values), in module
+    order, then the projections held as a weight Parameter
+    (:func:`parameter_projections`; the value is the module holding it).
 
     Raises:
-        ValueError: a target matches no ``nn.Linear`` of ``block``; the
-            message names the key, the target and every valid name.
+        ValueError: a target matches no projection of ``block``; the message
+            names the key, the target and every valid name.
     """
     linears = {n: m for n, m in block.named_modules()
                if isinstance(m, nn.Linear) and n}
-    chosen = {}
+    projections = {**linears, **parameter_projections(block)}
+    chosen = set()
     for target in config.targets:
-        hits = [n for n in linears
+        hits = [n for n in projections
                 if n == target or n.endswith('.' + target)]
         if not hits:
             raise ValueError(
                 f'{config.key}.targets: {target!r} matches no linear layer '
-                f'of {where}; valid names (or their dotted suffixes): '
-                f'{sorted(linears)}')
-        chosen.update((n, linears[n]) for n in hits)
-    return {n: chosen[n] for n in linears if n in chosen}
+                f'of {where}; valid names (or their dotted suffixes; a '
+                f'weight Parameter without _weight): {sorted(projections)}')
+        chosen.update(hits)
+    return {n: m for n, m in projections.items() if n in chosen}
 
 
 def add_lora(block: nn.Module, config: LoRAConfig,
              where: str = 'a block') -> List[str]:
-    """Replace each target linear layer of ``block`` by a
-    :class:`LoRALinear` around it; returns the replaced names."""
+    """Give each target projection of ``block`` a LoRA branch: a linear
+    layer is replaced by a :class:`LoRALinear` around it, a weight Parameter
+    ``<name>_weight`` gets the :class:`LoRA` child ``<name>_lora`` of its
+    module (:func:`apply_projection` runs it). Returns the adapted names."""
     names = list(find_targets(block, config, where))
     for name in names:
         parent, _, attr = name.rpartition('.')
         owner = block.get_submodule(parent) if parent else block
-        setattr(owner, attr, LoRALinear(getattr(owner, attr), config))
+        layer = getattr(owner, attr, None)
+        if isinstance(layer, nn.Linear):
+            setattr(owner, attr, LoRALinear(layer, config))
+        else:
+            out_features, in_features = getattr(owner, f'{attr}_weight').shape
+            owner.add_module(f'{attr}_lora',
+                             LoRA(in_features, out_features, config))
     return names
 
 
+def apply_projection(module: nn.Module, name: str, x: Tensor) -> Tensor:
+    """``x W^T + b`` of the projection ``module`` holds as the Parameters
+    ``<name>_weight`` and ``<name>_bias`` (``nn.MultiheadAttention``'s
+    ``in_proj``), plus its LoRA branch ``<name>_lora`` when
+    :func:`add_lora` gave it one: ``(..., in) -> (..., out)``.
+
+    A backbone applies such a projection through this function, as it calls
+    a Linear projection as a module, so that LoRA reaches both.
+    """
+    out = F.linear(x, getattr(module, f'{name}_weight'),
+                   getattr(module, f'{name}_bias', None))
+    lora = getattr(module, f'{name}_lora', None)
+    if lora is None:
+        return out
+    return out + lora(x).to(out.dtype)
+
+
 def merge_lora(model: nn.Module, require: bool = False) -> int:
-    """Fold every :class:`LoRALinear` of ``model`` into a plain
-    ``nn.Linear`` (:meth:`LoRALinear.merged`), in place. The model then has
-    exactly the stock modules and keys; its outputs are those of the
-    unmerged model (up to float rounding). Returns how many were merged.
+    """Fold every LoRA branch of ``model`` into its frozen weight, in place:
+    each :class:`LoRALinear` becomes a plain ``nn.Linear``
+    (:meth:`LoRALinear.merged`), each ``<name>_lora`` branch of a weight
+    Parameter is added to a new ``<name>_weight`` Parameter and removed. The
+    model then has exactly the stock modules and keys; its outputs are those
+    of the unmerged model (up to float rounding). Returns how many were
+    merged.
 
     Raises:
         ValueError: ``require`` and ``model`` has no LoRA layer (the message
@@ -235,7 +298,13 @@ def merge_lora(model: nn.Module, require: bool = False) -> int:
     """
     found = [(n, m) for n, m in model.named_modules()
              if isinstance(m, LoRALinear)]
-    if require and not found:
+    attached = [(owner, name[:-len('_lora')])
+                for owner in model.modules()
+                for name, child in owner.named_children()
+                if isinstance(child, LoRA) and name.endswith('_lora')
+                and isinstance(getattr(owner, name[:-len('_lora')] +
+                                       '_weight', None), nn.Parameter)]
+    if require and not found and not attached:
         backbone = getattr(model, 'backbone', model)
         raise ValueError(
             f'no LoRA layer to merge: the backbone is '
@@ -245,4 +314,13 @@ def merge_lora(model: nn.Module, require: bool = False) -> int:
         parent, _, attr = name.rpartition('.')
         owner = model.get_submodule(parent) if parent else model
         setattr(owner, attr, module.merged())
-    return len(found)
+    for owner, name in attached:
+        weight = getattr(owner, f'{name}_weight')
+        branch = getattr(owner, f'{name}_lora')
+        # A new tensor: the frozen one may be shared with other models.
+        with torch.no_grad():
+            merged = weight + branch.delta_weight().to(weight.dtype)
+        setattr(owner, f'{name}_weight',
+                nn.Parameter(merged, requires_grad=weight.requires_grad))
+        delattr(owner, f'{name}_lora')
+    return len(found) + len(attached)

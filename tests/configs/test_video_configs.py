@@ -40,13 +40,15 @@ CONFIG_ROOT = osp.join(REPO, 'configs')
 # Tested by their owners' modules: image and cross-modality configs here in
 # tests/configs/; the Swin ones (no ViT arguments to shrink): AdaptFormer and
 # VPT in tests/models/backbones/test_swin.py, the baselines at the end of
-# this module.
+# this module; the UniFormerV2 ones (no ViT arguments either) in
+# tests/models/backbones/test_uniformerv2.py.
 NOT_HERE = ('image', 'cross_modality')
 CONFIGS = sorted(
     osp.relpath(p, CONFIG_ROOT)
     for p in glob.glob(osp.join(CONFIG_ROOT, '**', '*.py'), recursive=True)
     if osp.relpath(p, CONFIG_ROOT).split(os.sep)[0] not in NOT_HERE
-    and 'swin' not in osp.basename(p))
+    and 'swin' not in osp.basename(p)
+    and 'uniformerv2' not in osp.basename(p))
 # The paper's video recipe (Table 1 backbone and schedule); the other widths
 # are checked in test_vit_scales.py.
 RECIPE = [c for c in CONFIGS if 'vit-base-p16_videomae-k400-pre' in c]
@@ -136,6 +138,15 @@ def test_the_glob_covers_every_method_and_dataset():
     assert 'adaptformer_ssv2.py' in CONFIGS
     # AdaptFormer's ablations (44) and VPT's location, depth and output (17).
     assert len([c for c in CONFIGS if c.startswith('ablations')]) == 61
+    # UniFormerV2 (CLIP): every method on every dataset, built and counted
+    # by their owner's module.
+    clip = [osp.basename(p) for p in glob.glob(
+        osp.join(CONFIG_ROOT, 'uniformerv2', '*.py'))]
+    for method in ('adaptformer-64', 'vpt-deep-1', 'linear-probe',
+                   'full-finetune', 'lora-8'):
+        for dataset in NUM_CLASSES:
+            assert f'{method}_uniformerv2-base-p16_clip-pre_8xb128-8x4x1-' \
+                f'90e_{dataset}.py' in clip, (method, dataset)
 
 
 # ---------------------------------------------------------- paper recipe

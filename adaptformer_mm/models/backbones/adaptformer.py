@@ -17,13 +17,15 @@ from adaptformer_mm.peft import AdapterConfig, AdaptMLP
 
 from .tunable_base import method_class, method_config_mixin
 from .tunable_swin import TunableSwin
+from .tunable_uniformerv2 import TunableUniFormerV2
 from .tunable_video_swin import TunableVideoSwin
 from .tunable_video_vit import TunableVideoViT
 from .tunable_vit import TunableViT
 
 __all__ = [
     'AdaptFormerMixin', 'AdaptFormerVideoViT', 'AdaptFormerViT',
-    'AdaptFormerVideoSwin', 'AdaptFormerSwin'
+    'AdaptFormerVideoSwin', 'AdaptFormerSwin',
+    'AdaptFormerUniFormerV2'
 ]
 
 
@@ -86,3 +88,4 @@ AdaptFormerVideoViT = method_class(AdaptFormerMixin, TunableVideoViT)
 AdaptFormerViT = method_class(AdaptFormerMixin, TunableViT)
 AdaptFormerVideoSwin = method_class(AdaptFormerMixin, TunableVideoSwin)
 AdaptFormerSwin = method_class(AdaptFormerMixin, TunableSwin)
+AdaptFormerUniFormerV2 = method_class(AdaptFormerMixin, TunableUniFormerV2)

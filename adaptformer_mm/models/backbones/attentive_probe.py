@@ -17,13 +17,15 @@ from adaptformer_mm.peft import AttentiveProbeConfig, AttentivePooler
 
 from .tunable_base import method_class, method_config_mixin
 from .tunable_swin import TunableSwin
+from .tunable_uniformerv2 import TunableUniFormerV2
 from .tunable_video_swin import TunableVideoSwin
 from .tunable_video_vit import TunableVideoViT
 from .tunable_vit import TunableViT
 
 __all__ = [
     'AttentiveProbeMixin', 'AttentiveProbeVideoViT', 'AttentiveProbeViT',
-    'AttentiveProbeVideoSwin', 'AttentiveProbeSwin'
+    'AttentiveProbeVideoSwin', 'AttentiveProbeSwin',
+    'AttentiveProbeUniFormerV2'
 ]
 
 
@@ -72,3 +74,5 @@ AttentiveProbeVideoViT = method_class(AttentiveProbeMixin, TunableVideoViT)
 AttentiveProbeViT = method_class(AttentiveProbeMixin, TunableViT)
 AttentiveProbeVideoSwin = method_class(AttentiveProbeMixin, TunableVideoSwin)
 AttentiveProbeSwin = method_class(AttentiveProbeMixin, TunableSwin)
+AttentiveProbeUniFormerV2 = method_class(AttentiveProbeMixin,
+                                         TunableUniFormerV2)

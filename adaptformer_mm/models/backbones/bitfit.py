@@ -9,13 +9,15 @@ from adaptformer_mm.peft import BitFitConfig, bias_parameter_names
 
 from .tunable_base import method_class, method_config_mixin
 from .tunable_swin import TunableSwin
+from .tunable_uniformerv2 import TunableUniFormerV2
 from .tunable_video_swin import TunableVideoSwin
 from .tunable_video_vit import TunableVideoViT
 from .tunable_vit import TunableViT
 
 __all__ = [
     'BitFitMixin', 'BitFitVideoViT', 'BitFitViT', 'BitFitVideoSwin',
-    'BitFitSwin'
+    'BitFitSwin',
+    'BitFitUniFormerV2'
 ]
 
 
@@ -68,3 +70,4 @@ BitFitVideoViT = method_class(BitFitMixin, TunableVideoViT)
 BitFitViT = method_class(BitFitMixin, TunableViT)
 BitFitVideoSwin = method_class(BitFitMixin, TunableVideoSwin)
 BitFitSwin = method_class(BitFitMixin, TunableSwin)
+BitFitUniFormerV2 = method_class(BitFitMixin, TunableUniFormerV2)

@@ -14,12 +14,14 @@ from adaptformer_mm.peft import LoRAConfig, add_lora, merge_lora
 
 from .tunable_base import method_class, method_config_mixin
 from .tunable_swin import TunableSwin
+from .tunable_uniformerv2 import TunableUniFormerV2
 from .tunable_video_swin import TunableVideoSwin
 from .tunable_video_vit import TunableVideoViT
 from .tunable_vit import TunableViT
 
 __all__ = [
-    'LoRAMixin', 'LoRAVideoViT', 'LoRAViT', 'LoRAVideoSwin', 'LoRASwin'
+    'LoRAMixin', 'LoRAVideoViT', 'LoRAViT', 'LoRAVideoSwin', 'LoRASwin',
+    'LoRAUniFormerV2'
 ]
 
 
@@ -74,3 +76,4 @@ LoRAVideoViT = method_class(LoRAMixin, TunableVideoViT)
 LoRAViT = method_class(LoRAMixin, TunableViT)
 LoRAVideoSwin = method_class(LoRAMixin, TunableVideoSwin)
 LoRASwin = method_class(LoRAMixin, TunableSwin)
+LoRAUniFormerV2 = method_class(LoRAMixin, TunableUniFormerV2)

@@ -12,13 +12,15 @@ from adaptformer_mm.peft import PartialConfig
 
 from .tunable_base import method_class, method_config_mixin
 from .tunable_swin import TunableSwin
+from .tunable_uniformerv2 import TunableUniFormerV2
 from .tunable_video_swin import TunableVideoSwin
 from .tunable_video_vit import TunableVideoViT
 from .tunable_vit import TunableViT
 
 __all__ = [
     'PartialMixin', 'PartialVideoViT', 'PartialViT', 'PartialVideoSwin',
-    'PartialSwin'
+    'PartialSwin',
+    'PartialUniFormerV2'
 ]
 
 
@@ -75,3 +77,4 @@ PartialVideoViT = method_class(PartialMixin, TunableVideoViT)
 PartialViT = method_class(PartialMixin, TunableViT)
 PartialVideoSwin = method_class(PartialMixin, TunableVideoSwin)
 PartialSwin = method_class(PartialMixin, TunableSwin)
+PartialUniFormerV2 = method_class(PartialMixin, TunableUniFormerV2)

@@ -283,8 +283,10 @@ class TunableBackboneMixin:
             tuning (str): ``'peft'`` (stock parameters frozen except the
                 modules named in ``trained_stock``; the method's modules
                 train) or ``'full'`` (everything trains).
-            trained_stock (Iterable[str]): Stock module names that still train
-                under ``'peft'``.
+            trained_stock (Iterable[str]): Stock modules (or single stock
+                parameters, such as UniFormerV2's ``temporal_cls_token``)
+                that still train under ``'peft'``; a trained module runs in
+                the caller's mode with all its submodules.
             with_cp (bool): Activation checkpointing of every block that runs
                 with autograd during training.
             skip_frozen_grad (bool): Run the embedding and all blocks below
@@ -322,19 +324,23 @@ class TunableBackboneMixin:
 
     def _freeze(self) -> None:
         stock = set(self._stock_keys)
+        named = set(self.trained_stock)
         prefixes = tuple(n + '.' for n in self.trained_stock)
 
         def trainable(name: str) -> bool:
             if name not in stock or self.tuning == 'full':
                 return True
-            return name.startswith(prefixes)
+            return name in named or name.startswith(prefixes)
 
         set_trainable(self, trainable)
         if self.tuning == 'full':
             self._frozen_modules: List[str] = []
         else:
+            # A trained stock module trains whole: its submodules (dropout,
+            # a BatchNorm's statistics) follow train() / eval() with it.
             self._frozen_modules = [
-                n for n in self._stock_modules if n not in self.trained_stock
+                n for n in self._stock_modules
+                if n not in named and not n.startswith(prefixes)
             ]
 
     def train(self, mode: bool = True):

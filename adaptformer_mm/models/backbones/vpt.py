@@ -74,13 +74,15 @@ from adaptformer_mm.peft.swin_prompt import StagePromptTokens
 
 from .tunable_base import method_class, method_config_mixin
 from .tunable_swin import TunableSwin
+from .tunable_uniformerv2 import TunableUniFormerV2
 from .tunable_video_swin import TunableVideoSwin
 from .tunable_video_vit import TunableVideoViT
 from .tunable_vit import TunableViT
 
 __all__ = [
     'PromptMethodMixin', 'VPTMixin', 'WindowVPTMixin', 'VPTVideoViT', 'VPTViT', 'VPTVideoSwin',
-    'VPTSwin', 'check_window_prompt_cfg'
+    'VPTSwin', 'check_window_prompt_cfg',
+    'VPTUniFormerV2'
 ]
 
 #: Outputs of the ablation that average tokens through the family's pooled
@@ -389,3 +391,4 @@ VPTVideoViT = method_class(VPTMixin, TunableVideoViT)
 VPTViT = method_class(VPTMixin, TunableViT)
 VPTVideoSwin = method_class(VPTMixin, TunableVideoSwin)
 VPTSwin = method_class(VPTMixin, TunableSwin)
+VPTUniFormerV2 = method_class(VPTMixin, TunableUniFormerV2)

@@ -17,7 +17,7 @@ The contract:
    mmaction2 / mmpretrain model's (VPT and the attentive probe: differs, see
    ``Row.equals_stock_at_init``);
 3. after a training step, every frozen tensor is bit-identical and every
-   trainable one moved;
+   trainable one moved (a trained BatchNorm's statistics move too);
 4. the tunable-only state holds exactly the trainable tensors and restores a
    fresh model to the trained one, bit for bit, through a weights-only file
    and the production ``restore_tunable_state`` (checksum included), which
@@ -31,8 +31,10 @@ The contract:
 Models are the tiny families of ``tiny_families.py``: ViTs of width 64 on
 32x32 inputs with 16x16 patches (the video one 3 blocks deep over 4 frames
 in tubelets of 2, the image one 2 layers deep), Swins of widths 32 and 64
-with 2 + 2 blocks; every vector of the stock model is random so no identity
-LayerNorm or zero bias hides a mistake. The sizes below are read from that
+with 2 + 2 blocks, a UniFormerV2 of width 64 (3 CLIP blocks with local
+MHRAs, 2 global UniBlocks) on 4 frames of 32x32 in 8x8 patches; every vector
+of the stock model is random so no identity LayerNorm or zero bias hides a
+mistake. The sizes below are read from that
 table, and every count is a formula of them. Every (method, family) cell of
 ``backbones.METHODS`` x ``backbones.FAMILIES`` has a row
 (``test_every_registered_backbone_has_a_row``).
@@ -55,8 +57,9 @@ from adaptformer_mm.peft import (BackboneMismatchError, frozen_checksum,
                                  restore_tunable_state, summarize_parameters,
                                  tunable_state_dict)
 from tests.models.backbones.tiny_families import (SWIN, TINY_FAMILIES,
-                                                  VIDEO_SWIN, VIDEO_VIT, VIT,
-                                                  TinyFamily, final_output)
+                                                  UNIFORMERV2, VIDEO_SWIN,
+                                                  VIDEO_VIT, VIT, TinyFamily,
+                                                  final_output)
 
 # ------------------------------------------------------------ sizes, counts
 D = VIDEO_VIT.kwargs['embed_dims']  # width of both ViTs
@@ -368,6 +371,97 @@ for family, name, stages, proj, kind, top in (
             added=PROBE, trainable=PROBE, equals_stock_at_init=False),
     ]
 # ------------------------------------------------ end of hierarchical Swin
+
+# ------------------------------------------------------- CLIP: UniFormerV2
+# mmaction2 UniFormerV2: a Conv3d stem (no bias) of 1 x UP x UP patches, CLS,
+# a position table for 1 + G tokens, ln_pre; CLIP blocks (biased in_proj
+# d -> 3d, out_proj, 4x MLP, two norms: 12 d^2 + 13 d) each with two local
+# MHRAs (BatchNorm3d, 1x1x1 conv d -> RE, depth-wise 3x1x1 conv, 1x1x1 conv
+# RE -> d); UJ global UniBlocks (a depth-wise 3x3x3 DPE conv, an Extractor:
+# biased in_proj, out_proj, 4x MLP, three norms), the temporal CLS token,
+# the fusion weight `balance` and `norm`.
+UV2 = UNIFORMERV2.kwargs
+assert UV2['width'] == UV2['n_dim'] == D
+UL, UJ, UP = UV2['layers'], UV2['n_layers'], UV2['patch_size']
+G = (UV2['input_resolution'] // UP)**2  # patches per frame
+RE = int(D // 1.5)  # the local MHRA's reduced width (dw_reduction 1.5)
+LMHRA = 2 * D + (D * RE + RE) + (3 * RE + RE) + (RE * D + D)
+UV2_CLIP_BLOCK = (3 * D * D + 3 * D) + (D * D + D) + (8 * D * D + 5 * D) + \
+    2 * NORM
+UV2_BLOCK = UV2_CLIP_BLOCK + 2 * LMHRA
+UV2_GLOBAL = (27 * D + D) + (3 * D * D + 3 * D) + (D * D + D) + \
+    (8 * D * D + 5 * D) + 3 * NORM  # DPE conv + Extractor, per UniBlock
+# What train_uniblocks trains: every local MHRA, the temporal CLS token, the
+# UniBlocks, balance and norm.
+UNIBLOCKS = UL * 2 * LMHRA + D + UJ * UV2_GLOBAL + D + NORM
+UNIBLOCK_NAMES = tuple(
+    f'transformer.resblocks.{i}.lmhra{k}' for i in range(UL)
+    for k in (1, 2)) + ('transformer.temporal_cls_token', 'transformer.dpe',
+                        'transformer.dec', 'transformer.balance',
+                        'transformer.norm')
+STOCK_PARAMS[UNIFORMERV2.name] = (3 * UP * UP * D + D + (1 + G) * D + NORM +
+                                  UL * UV2_BLOCK + D + UJ * UV2_GLOBAL + D +
+                                  NORM)
+# BitFit: ln_pre; per block in_proj (3d), out_proj, ln_1, c_fc (4d), c_proj,
+# ln_2 and per local MHRA its BatchNorm, two RE-wide and one d-wide conv;
+# per UniBlock the DPE conv, in_proj, out_proj, c_fc, c_proj, ln_1-3; norm.
+UV2_BLOCK_BIASES = ('attn.in_proj_bias', 'attn.out_proj.bias', 'ln_1.bias',
+                    'mlp.c_fc.bias', 'mlp.c_proj.bias', 'ln_2.bias') + tuple(
+                        f'lmhra{k}.pos_embed.{i}.bias' for k in (1, 2)
+                        for i in range(4))
+UV2_GLOBAL_BIASES = ('attn.in_proj_bias', 'attn.out_proj.bias', 'ln_1.bias',
+                     'mlp.c_fc.bias', 'mlp.c_proj.bias', 'ln_2.bias',
+                     'ln_3.bias')
+UV2_BIASES = ('ln_pre.bias', 'transformer.norm.bias') + tuple(
+    f'transformer.resblocks.{i}.{n}' for i in range(UL)
+    for n in UV2_BLOCK_BIASES) + tuple(
+        f'transformer.dpe.{j}.bias' for j in range(UJ)) + tuple(
+            f'transformer.dec.{j}.{n}' for j in range(UJ)
+            for n in UV2_GLOBAL_BIASES)
+UV2_BIAS_COUNT = D + UL * (11 * D + 2 * (2 * D + 2 * RE)) + \
+    UJ * (D + 12 * D) + D
+FROZEN_UNIBLOCKS = dict(train_uniblocks=False)
+ROWS += [
+    Row('tunable-uniformerv2', UNIFORMERV2, 'Tunable', added=0,
+        trainable=UNIBLOCKS, trained_stock=UNIBLOCK_NAMES),
+    Row('tunable-uniformerv2-probe', UNIFORMERV2, 'Tunable', added=0,
+        trainable=0, own=FROZEN_UNIBLOCKS),
+    Row('tunable-uniformerv2-probe-final-norm', UNIFORMERV2, 'Tunable',
+        added=0, trainable=NORM, trained_stock=('transformer.norm', ),
+        own=dict(FROZEN_UNIBLOCKS, train_final_norm=True)),
+    Row('tunable-uniformerv2-full', UNIFORMERV2, 'Tunable', added=0,
+        trainable=STOCK_PARAMS[UNIFORMERV2.name], trained_stock=None,
+        own=dict(tuning='full')),
+    Row('adaptformer-uniformerv2', UNIFORMERV2, 'AdaptFormer',
+        added=UL * ADAPTER, trainable=UL * ADAPTER + UNIBLOCKS,
+        trained_stock=UNIBLOCK_NAMES, own=dict(adapter_cfg=ADAPT)),
+    Row('adaptformer-uniformerv2-frozen-uniblocks', UNIFORMERV2,
+        'AdaptFormer', added=UL * ADAPTER, trainable=UL * ADAPTER,
+        own=dict(FROZEN_UNIBLOCKS, adapter_cfg=ADAPT)),
+    Row('vpt-uniformerv2-deep', UNIFORMERV2, 'VPT', added=UL * PROMPTS,
+        trainable=UL * PROMPTS,
+        own=dict(FROZEN_UNIBLOCKS, prompt_cfg=dict(num_tokens=P)),
+        equals_stock_at_init=False),
+    Row('vpt-uniformerv2-shallow', UNIFORMERV2, 'VPT', added=PROMPTS,
+        trainable=PROMPTS + UNIBLOCKS, trained_stock=UNIBLOCK_NAMES,
+        own=dict(prompt_cfg=dict(num_tokens=P, deep=False)),
+        equals_stock_at_init=False),
+    Row('lora-uniformerv2', UNIFORMERV2, 'LoRA', added=UL * LORA_ATTN,
+        trainable=UL * LORA_ATTN,
+        own=dict(FROZEN_UNIBLOCKS, lora_cfg=dict(rank=LR))),
+    Row('bitfit-uniformerv2', UNIFORMERV2, 'BitFit', added=0,
+        trainable=UV2_BIAS_COUNT, trained_stock=UV2_BIASES,
+        own=FROZEN_UNIBLOCKS),
+    Row('partial-uniformerv2-top1', UNIFORMERV2, 'Partial', added=0,
+        trainable=UV2_BLOCK + NORM,
+        trained_stock=(f'transformer.resblocks.{UL - 1}',
+                       'transformer.norm'),
+        own=FROZEN_UNIBLOCKS),
+    Row('attentive-probe-uniformerv2', UNIFORMERV2, 'AttentiveProbe',
+        added=PROBE, trainable=PROBE, own=FROZEN_UNIBLOCKS,
+        equals_stock_at_init=False),
+]
+# ------------------------------------------------ end of CLIP: UniFormerV2
 LABELS = torch.tensor([0, 2])
 
 
@@ -411,6 +505,15 @@ def expected_trainable(row: Row, model: nn.Module, stock: nn.Module) -> set:
 
 def trainable(model: nn.Module) -> set:
     return {n for n, p in model.named_parameters() if p.requires_grad}
+
+
+def batch_statistics(model: nn.Module, training: bool) -> set:
+    """State keys of the running statistics of the BatchNorms of ``model``
+    in train (or eval) mode."""
+    return {f'{name}.{buffer}' for name, module in model.named_modules()
+            if isinstance(module, nn.modules.batchnorm._BatchNorm)
+            and module.training == training
+            for buffer, _ in module.named_buffers(recurse=False)}
 
 
 def randomize_added(model: nn.Module, stock: nn.Module, seed: int = 3):
@@ -526,7 +629,11 @@ def test_frozen_tensors_bit_identical_after_a_training_step(row, stock):
     after = model.state_dict()
     assert set(after) == set(before)
     changed = {k for k in before if not torch.equal(before[k], after[k])}
-    assert changed == trainable(model)  # frozen ones (and buffers) equal
+    # A BatchNorm that trains (UniFormerV2's local MHRA) updates its
+    # statistics; every other buffer and every frozen tensor is unchanged.
+    running = batch_statistics(model, training=True)
+    assert changed - running == trainable(model)
+    assert running <= changed
 
 
 def test_tunable_only_state_round_trip(row, stock):

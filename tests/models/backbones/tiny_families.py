@@ -9,10 +9,15 @@ family of ``backbones.FAMILIES``, CPU-sized.
   ``SwinTransformer``, 2 stages of 2 blocks, widths 32 then 64 (the last is
   the ViTs' width), 4x4 patches and 4x4 windows (video: 2x4x4 both) that
   shift in stage 0; inputs ``(2, 3, 4, 32, 32)`` / ``(2, 3, 32, 32)``.
+* ``UNIFORMERV2``: mmaction2 ``UniFormerV2``, 32x32 frames, 8x8 patches (a
+  4x4 grid), 4 frames, width 64, 3 CLIP blocks of 4 heads, each with both
+  local MHRAs, 2 global UniBlocks reading blocks 1 and 2 (no dropout); input
+  ``(2, 3, 4, 32, 32)``.
 
 A stock model has every vector (norms, biases), CLS token, position table
 and Swin relative-position table random, so no identity LayerNorm, zero bias
-or zero table hides a mistake.
+or zero table hides a mistake; so are the matrices UniFormerV2 starts at
+zero (``TinyFamily.random_zero_matrices``).
 """
 import contextlib
 import copy
@@ -25,6 +30,7 @@ import torch
 
 import adaptformer_mm  # noqa: F401  (repairs the stack first, registers)
 from mmaction.models.backbones.swin import SwinTransformer3D
+from mmaction.models.backbones.uniformerv2 import UniFormerV2
 from mmaction.models.backbones.vit_mae import \
     VisionTransformer as VideoMAEViT
 from mmaction.registry import MODELS as VIDEO_MODELS
@@ -51,6 +57,10 @@ class TinyFamily:
         kwargs: Constructor arguments shared by the stock and tunable
             models.
         input_shape: The batch :meth:`inputs` draws.
+        random_zero_matrices: :meth:`stock` also draws the matrices the
+            stock class starts at zero (UniFormerV2's temporal CLS token,
+            the last convolution of each local MHRA, the output projections
+            of each global UniBlock), which would hide what they read.
     """
     name: str
     registry: object
@@ -58,6 +68,7 @@ class TinyFamily:
     stock_cls: type
     kwargs: dict
     input_shape: Tuple[int, ...]
+    random_zero_matrices: bool = False
 
     @property
     def is_video(self) -> bool:
@@ -67,8 +78,9 @@ class TinyFamily:
     @property
     def depth(self) -> int:
         """Number of blocks (of every stage, for Swin)."""
-        if 'depth' in self.kwargs:
-            return self.kwargs['depth']
+        for key in ('depth', 'layers'):  # ViTs, UniFormerV2
+            if key in self.kwargs:
+                return self.kwargs[key]
         arch = self.kwargs['arch']
         return arch['num_layers'] if 'num_layers' in arch else \
             sum(arch['depths'])
@@ -77,8 +89,10 @@ class TinyFamily:
         """The stock model, in eval mode, built right after
         ``torch.manual_seed(seed)``; then, drawing on (not reseeding) that
         generator in ``named_parameters`` order, every vector, CLS token,
-        position table and relative-position table is ``N(0, 0.2)``, plus 1
-        for LayerNorm weights. Matrices keep their init."""
+        position table and relative-position table (and, with
+        :attr:`random_zero_matrices`, every matrix that is all zero) is
+        ``N(0, 0.2)``, plus 1 for LayerNorm weights. Other matrices keep
+        their init."""
         torch.manual_seed(seed)
         model = self.stock_cls(**copy.deepcopy({**self.kwargs, **overrides}))
         norm_weights = {f'{name}.weight' for name, module in
@@ -87,7 +101,8 @@ class TinyFamily:
         with torch.no_grad():
             for name, param in model.named_parameters():
                 if param.dim() > 1 and \
-                        name.rsplit('.', 1)[-1] not in RANDOM_TABLES:
+                        name.rsplit('.', 1)[-1] not in RANDOM_TABLES and \
+                        not (self.random_zero_matrices and not param.any()):
                     continue
                 param.normal_(0.0, 0.2)
                 if name in norm_weights:
@@ -180,5 +195,12 @@ SWIN = TinyFamily(
     dict(arch=SWIN_ARCH, img_size=32, patch_size=4, window_size=4,
          drop_path_rate=0.0, out_indices=(1, )),
     (2, 3, 32, 32))
+UNIFORMERV2 = TinyFamily(
+    'UniFormerV2', VIDEO_MODELS, 'mmaction', UniFormerV2,
+    dict(input_resolution=32, patch_size=8, width=64, layers=3, heads=4,
+         t_size=4, no_lmhra=False, double_lmhra=True, return_list=[1, 2],
+         n_layers=2, n_dim=64, n_head=4, mlp_dropout=[0.0, 0.0],
+         clip_pretrained=False),
+    (2, 3, 4, 32, 32), random_zero_matrices=True)
 #: In the order of ``backbones.FAMILIES``.
-TINY_FAMILIES = (VIDEO_VIT, VIT, VIDEO_SWIN, SWIN)
+TINY_FAMILIES = (VIDEO_VIT, VIT, VIDEO_SWIN, SWIN, UNIFORMERV2)
