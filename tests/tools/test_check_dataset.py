@@ -7,7 +7,7 @@ import pytest
 
 from adaptformer_mm.datasets import generate_synthetic_dataset
 
-from ..conftest import DEMO_CONFIG, REPO, load_tool, run_python
+from ..conftest import DEMO_CONFIG, REPO, load_tool, run_tool
 
 SHOTS = osp.join(
     REPO, 'configs', 'data_scales', 'adaptformer_hmdb51-split1',
@@ -55,11 +55,10 @@ def bad_list(tmp_path_factory):
 def test_every_bad_line_is_named_and_a_clean_list_written(bad_list):
     root, config, ann, clips = bad_list
     clean = str(root / 'val_clean.txt')
-    proc = run_python(['tools/check_dataset.py', config, '--split', 'val',
-                       '--workers', '2', '--write-clean', clean],
-                      check=False)
-    assert proc.returncode == 1
-    out = proc.stdout
+    run = run_tool('check_dataset', [config, '--split', 'val', '--workers',
+                                     '2', '--write-clean', clean])
+    assert run.result == 1  # the exit status of the script
+    out = run.stdout
     assert f'val: {ann}: 6 lines, 2 good, 4 bad' in out
     assert f'{ann} line 2: label 7 is out of range' in out
     assert f'{ann} line 3: video not found: ' \
@@ -68,26 +67,26 @@ def test_every_bad_line_is_named_and_a_clean_list_written(bad_list):
     assert f'{ann} line 6: {osp.join(clips, "val/00003.mp4")}: ' in out
     assert open(clean).read() == 'val/00000.mp4 0\nval/00000.mp4 2\n'
     # the clean list passes, in this process too (--workers 0)
-    again = run_python(['tools/check_dataset.py', config, '--split', 'val',
-                        '--workers', '0', '--cfg-options',
-                        f'val_dataloader.dataset.ann_file={clean}'])
+    again = run_tool('check_dataset', [
+        config, '--split', 'val', '--workers', '0', '--cfg-options',
+        f'val_dataloader.dataset.ann_file={clean}'])
+    assert again.result == 0
     assert f'val: {clean}: 2 lines, 2 good, 0 bad' in again.stdout
 
 
 def test_never_overwrites_and_names_a_missing_split(bad_list):
     root, config, ann, _ = bad_list
     before = open(ann).read()
-    proc = run_python(['tools/check_dataset.py', config, '--split', 'val',
-                       '--write-clean', ann], check=False)
-    assert proc.returncode == 2
+    run = run_tool('check_dataset', [config, '--split', 'val',
+                                     '--write-clean', ann], check=False)
+    assert run.returncode == 2
     assert f'--write-clean {ann} exists; choose another name or pass ' \
-        '--force' in proc.stderr
+        '--force' in run.stderr
     assert open(ann).read() == before
-    proc = run_python(['tools/check_dataset.py', config, '--split',
-                       'train'], check=False)
-    assert proc.returncode != 0
+    with pytest.raises(KeyError) as raised:
+        run_tool('check_dataset', [config, '--split', 'train'])
     assert "no ['train'] dataloader(s); valid: ['val', 'test']" in \
-        proc.stderr
+        raised.value.args[0]
 
 
 def bad_report(out, ann, clips):

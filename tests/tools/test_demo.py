@@ -9,7 +9,7 @@ from adaptformer_mm.apis import inference, init_model
 from adaptformer_mm.peft.task_file import write_task_file
 from ..apis.tiny_tasks import (load_tool, noisy_video, save_full_checkpoint,
                                tiny_cfg, trained_model, write_backbone)
-from ..conftest import REPO, run_python
+from ..conftest import REPO, run_tool
 
 
 @pytest.fixture(scope='module')
@@ -75,10 +75,11 @@ def test_demo_writes_labelled_avi_input_and_refuses_overwrite(setup, capsys):
 
 def test_multitask_demo_answers_every_task_from_one_backbone(setup, capsys):
     files = setup['files']
-    proc = run_python(['tools/multitask_demo.py', setup['mp4'],
-                       setup['backbone'], files['walk']['task'],
-                       f'gesture={files["wave"]["task"]}', '--topk', '1'])
-    lines = [ln for ln in proc.stdout.splitlines() if ln.startswith('[')]
+    run = run_tool('multitask_demo', [setup['mp4'], setup['backbone'],
+                                      files['walk']['task'],
+                                      f'gesture={files["wave"]["task"]}',
+                                      '--topk', '1'])
+    lines = [ln for ln in run.stdout.splitlines() if ln.startswith('[')]
     assert [ln.split(']')[0] for ln in lines] == ['[walk', '[gesture']
     expected = inference(
         init_model(files['wave']['config'], files['wave']['full']),

@@ -12,7 +12,7 @@ from adaptformer_mm.peft.task_file import (BackboneMismatchError,
                                            frozen_checksum, read_task_file)
 from ..apis.tiny_tasks import (load_tool, save_full_checkpoint,
                                trained_model, write_backbone)
-from ..conftest import DEMO_CONFIG, tiny_demo_overrides
+from ..conftest import DEMO_CONFIG, run_tool, tiny_demo_overrides
 
 CLASSES = ['right', 'left', 'down', 'up']
 
@@ -34,8 +34,7 @@ def exported(tmp_path_factory, synthetic_root):
     out = str(tmp / 'task.pth')
     export_tool.main([full, out])
     return dict(tmp=tmp, model=model, cfg=cfg, backbone=backbone, full=full,
-                out=out, options=options, test_tool=test_tool,
-                export_tool=export_tool)
+                out=out, options=options, export_tool=export_tool)
 
 
 def test_export_writes_tunable_tensors_and_metadata(exported, capsys):
@@ -79,12 +78,13 @@ def test_export_never_overwrites_silently(exported, tmp_path, capsys):
 
 
 def test_test_tool_evaluates_task_file_on_backbone(exported):
-    tmp, tool = exported['tmp'], exported['test_tool']
+    tmp = exported['tmp']
 
     def run(checkpoint, name, *extra):
         dump = str(tmp / f'{name}.pkl')
-        tool.main([DEMO_CONFIG, checkpoint, '--work-dir', str(tmp / name),
-                   '--dump', dump, *extra] + exported['options'])
+        run_tool('test', [DEMO_CONFIG, checkpoint, '--work-dir',
+                          str(tmp / name), '--dump', dump, *extra] +
+                 exported['options'])
         with open(dump, 'rb') as f:
             return [r['pred_score'] for r in pickle.load(f)]
 

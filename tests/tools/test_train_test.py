@@ -1,7 +1,10 @@
 """tools/train.py, tools/test.py (and tools/demo.py) on the demo config and
-on a paper recipe, both shrunk to seconds."""
+on a paper recipe, both shrunk to seconds, through their ``main`` in this
+process; once as a script, from another folder."""
 import glob
 import os.path as osp
+import re
+import warnings
 
 import pytest
 import torch
@@ -11,33 +14,47 @@ import adaptformer_mm  # noqa: F401  (stack fixes before mmaction)
 from adaptformer_mm.apis import build_model
 from adaptformer_mm.peft import tunable_state_dict
 from mmaction.models.backbones.vit_mae import VisionTransformer
-from ..conftest import (DEMO_CONFIG, REPO, load_tool, run_python,
+from ..conftest import (DEMO_CONFIG, REPO, load_tool, run_python, run_tool,
                         tiny_demo_overrides)
 
 
 @pytest.fixture(scope='module')
 def trained(tmp_path_factory, synthetic_root):
     work_dir = str(tmp_path_factory.mktemp('train') / 'wd')
-    proc = run_python(['tools/train.py', DEMO_CONFIG, '--work-dir', work_dir] +
-                      tiny_demo_overrides(synthetic_root, epochs=1))
-    return work_dir, proc
+    run = run_tool('train', [DEMO_CONFIG, '--work-dir', work_dir] +
+                   tiny_demo_overrides(synthetic_root, epochs=1))
+    return work_dir, run
 
 
 def test_train_saves_checkpoint_and_reports_paths(trained):
-    work_dir, proc = trained
+    work_dir, run = trained
     ckpt = osp.join(work_dir, 'epoch_1.pth')
     assert osp.isfile(ckpt)
-    assert f'checkpoint: {ckpt}' in proc.stdout
+    assert f'checkpoint: {ckpt}' in run.stdout
+    assert f'work dir:   {work_dir}' in run.stdout
+    assert 'Epoch(val) [1]' in run.output
+    assert 'Epoch(train) [1]' in run.output  # what a resume must not redo
+
+
+@pytest.mark.slow
+def test_train_runs_as_a_script_from_another_folder(synthetic_root,
+                                                    tmp_path):
+    """``python tools/train.py`` outside the checkout, as a user runs it: a
+    relative --work-dir is under the current folder, and the report names
+    it whole."""
+    proc = run_python([osp.join(REPO, 'tools', 'train.py'), DEMO_CONFIG,
+                       '--work-dir', 'wd'] +
+                      tiny_demo_overrides(synthetic_root), cwd=str(tmp_path))
+    work_dir = osp.realpath(str(tmp_path / 'wd'))
+    assert osp.isfile(osp.join(work_dir, 'epoch_1.pth'))
     assert f'work dir:   {work_dir}' in proc.stdout
     assert 'Epoch(val) [1]' in proc.stdout + proc.stderr
 
 
 def test_resume_continues_from_last_checkpoint(trained, synthetic_root):
     work_dir, _ = trained
-    proc = run_python(['tools/train.py', DEMO_CONFIG, '--work-dir', work_dir,
-                       '--resume'] + tiny_demo_overrides(synthetic_root,
-                                                         epochs=2))
-    log = proc.stdout + proc.stderr
+    log = run_tool('train', [DEMO_CONFIG, '--work-dir', work_dir, '--resume'] +
+                   tiny_demo_overrides(synthetic_root, epochs=2)).output
     assert 'resumed epoch: 1' in log
     assert 'Epoch(train) [1]' not in log  # epoch 1 is not trained again
     assert osp.isfile(osp.join(work_dir, 'epoch_2.pth'))
@@ -46,37 +63,39 @@ def test_resume_continues_from_last_checkpoint(trained, synthetic_root):
 def test_fresh_run_refuses_to_overwrite_checkpoints(trained, synthetic_root):
     work_dir, _ = trained
     before = open(osp.join(work_dir, 'epoch_1.pth'), 'rb').read()
-    proc = run_python(['tools/train.py', DEMO_CONFIG, '--work-dir', work_dir] +
-                      tiny_demo_overrides(synthetic_root), check=False)
-    assert proc.returncode != 0
-    assert f'work dir {work_dir} already holds checkpoints' in proc.stderr
-    assert '--resume' in proc.stderr
+    with pytest.raises(FileExistsError) as refused:
+        run_tool('train', [DEMO_CONFIG, '--work-dir', work_dir] +
+                 tiny_demo_overrides(synthetic_root))
+    assert f'work dir {work_dir} already holds checkpoints' in \
+        str(refused.value)
+    assert '--resume' in str(refused.value)
     assert open(osp.join(work_dir, 'epoch_1.pth'), 'rb').read() == before
 
 
 def test_test_tool_evaluates_checkpoint(trained, synthetic_root, tmp_path):
     work_dir, _ = trained
     dump = str(tmp_path / 'preds.pkl')
-    proc = run_python(['tools/test.py', DEMO_CONFIG,
-                       osp.join(work_dir, 'epoch_1.pth'), '--work-dir',
-                       str(tmp_path / 'test'), '--dump', dump] +
-                      tiny_demo_overrides(synthetic_root))
-    assert 'Epoch(test) [2/2]' in proc.stdout + proc.stderr
-    assert 'acc/top1' in proc.stdout + proc.stderr
+    run = run_tool('test', [DEMO_CONFIG, osp.join(work_dir, 'epoch_1.pth'),
+                            '--work-dir', str(tmp_path / 'test'), '--dump',
+                            dump] + tiny_demo_overrides(synthetic_root))
+    assert 'Epoch(test) [2/2]' in run.output
+    assert 'acc/top1' in run.output
     assert osp.isfile(dump)
-    again = run_python(['tools/test.py', DEMO_CONFIG,
-                        osp.join(work_dir, 'epoch_1.pth'), '--dump', dump],
-                       check=False)
+    again = run_tool('test', [DEMO_CONFIG, osp.join(work_dir, 'epoch_1.pth'),
+                              '--dump', dump], check=False)
+    assert again.returncode == 2
     assert f'--dump {dump} exists' in again.stderr
 
 
 def test_cli_errors_name_the_problem(tmp_path):
     missing = str(tmp_path / 'nope.pth')
-    proc = run_python(['tools/test.py', DEMO_CONFIG, missing], check=False)
-    assert f'checkpoint not found: {missing}' in proc.stderr
-    proc = run_python(['tools/train.py', DEMO_CONFIG, '--amp', '--work-dir',
-                       str(tmp_path / 'amp')], check=False)
-    assert '--amp needs a GPU' in proc.stderr
+    with pytest.raises(FileNotFoundError) as raised:
+        run_tool('test', [DEMO_CONFIG, missing])
+    assert f'checkpoint not found: {missing}' in str(raised.value)
+    with pytest.raises(RuntimeError) as raised:
+        run_tool('train', [DEMO_CONFIG, '--amp', '--work-dir',
+                           str(tmp_path / 'amp')])
+    assert '--amp needs a GPU' in str(raised.value)
 
 
 # ------------------------------------------- a paper recipe, shrunk, on a CPU
@@ -123,21 +142,26 @@ def peft_run(tmp_path_factory, synthetic_root):
     config = tiny_recipe(str(tmp / 'tiny_recipe.py'), synthetic_root,
                          str(tmp / 'pretrained.pth'))
     work_dir = str(tmp / 'wd')
-    proc = run_python(['tools/train.py', config, '--work-dir', work_dir,
-                       '--cfg-options', 'train_cfg.max_epochs=1'])
-    return config, work_dir, str(tmp / 'pretrained.pth'), proc
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter('always')  # each one, however often issued
+        run = run_tool('train', [config, '--work-dir', work_dir,
+                                 '--cfg-options', 'train_cfg.max_epochs=1'])
+    warned = [str(w.message) for w in caught]
+    return config, work_dir, str(tmp / 'pretrained.pth'), run, warned
 
 
 def test_recipe_on_cpu_trains_fp32_with_one_warning(peft_run):
-    _, _, _, proc = peft_run
-    log = proc.stdout + proc.stderr
-    assert log.count(AMP_WARNING) == 1
-    assert 'training in fp32 with OptimWrapper instead' in log
-    assert 'Epoch(val) [1]' in log
+    _, _, _, run, warned = peft_run
+    # Once, whether warned or logged.
+    amp = [m for m in warned if AMP_WARNING in m]
+    assert run.output.count(AMP_WARNING) + sum(
+        m.count(AMP_WARNING) for m in warned) == 1
+    assert 'training in fp32 with OptimWrapper instead' in amp[0]
+    assert 'Epoch(val) [1]' in run.output
 
 
 def test_recipe_checkpoints_hold_only_the_trainable_tensors(peft_run):
-    config, work_dir, _, _ = peft_run
+    config, work_dir = peft_run[:2]
     ckpt = torch.load(osp.join(work_dir, 'epoch_1.pth'), weights_only=False)
     model = build_model(config)
     assert set(ckpt['state_dict']) == set(tunable_state_dict(model))
@@ -148,10 +172,11 @@ def test_recipe_checkpoints_hold_only_the_trainable_tensors(peft_run):
 
 def test_resume_test_and_demo_run_on_tunable_only_checkpoints(
         peft_run, synthetic_root, tmp_path):
-    config, work_dir, _, _ = peft_run
-    proc = run_python(['tools/train.py', config, '--work-dir', work_dir,
-                       '--resume', '--cfg-options', 'train_cfg.max_epochs=2'])
-    log = proc.stdout + proc.stderr
+    config, work_dir = peft_run[:2]
+    with pytest.warns(UserWarning, match=re.escape(AMP_WARNING)):
+        log = run_tool('train', [config, '--work-dir', work_dir, '--resume',
+                                 '--cfg-options',
+                                 'train_cfg.max_epochs=2']).output
     assert 'resumed epoch: 1' in log
     assert 'Epoch(train) [1]' not in log
     ckpt = osp.join(work_dir, 'epoch_2.pth')
@@ -159,13 +184,13 @@ def test_resume_test_and_demo_run_on_tunable_only_checkpoints(
     second = torch.load(ckpt, weights_only=False)
     assert set(second['state_dict']) == set(first['state_dict'])
     assert second['meta']['epoch'] == 2
-    proc = run_python(['tools/test.py', config, ckpt, '--work-dir',
-                       str(tmp_path / 'test')])
-    assert 'acc/top1' in proc.stdout + proc.stderr
+    run = run_tool('test', [config, ckpt, '--work-dir',
+                            str(tmp_path / 'test')])
+    assert 'acc/top1' in run.output
     video = sorted(glob.glob(osp.join(synthetic_root, '**', '*.mp4'),
                              recursive=True))[0]
-    proc = run_python(['tools/demo.py', video, config, ckpt, '--topk', '2'])
-    assert f'{video}: top-2 of 4 classes' in proc.stdout
+    run = run_tool('demo', [video, config, ckpt, '--topk', '2'])
+    assert f'{video}: top-2 of 4 classes' in run.stdout
 
 
 def test_amp_becomes_fp32_only_without_a_gpu(monkeypatch):
