@@ -12,9 +12,9 @@
   (``tools/prepare_videos.py``; training reads its output through the
   ordinary datasets);
 * :mod:`.cli`: the command-line pieces the tools share;
-* :mod:`.comparison`: the built-in comparison's bookkeeping
-  (``tools/run_demo.py``); :mod:`.plotting`: matplotlib without a display,
-  for its figures and the t-SNE pictures;
+* :mod:`.plotting`: matplotlib without a display, for the comparison's
+  figures (:mod:`adaptformer_mm.experiments.report`) and the t-SNE
+  pictures;
 * :mod:`.features`: cached backbone features and probes on them
   (``tools/extract_features.py``); :mod:`.tsne`: their t-SNE pictures
   (``tools/analysis/tsne.py``).

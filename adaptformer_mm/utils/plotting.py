@@ -1,5 +1,6 @@
-"""matplotlib without a display, shared by the figures of the built-in
-comparison (:mod:`.comparison`) and the t-SNE pictures (:mod:`.tsne`)."""
+"""matplotlib without a display, shared by the comparison's figures
+(:mod:`adaptformer_mm.experiments.report`) and the t-SNE pictures
+(:mod:`.tsne`)."""
 import os
 import os.path as osp
 

@@ -15,7 +15,7 @@ import subprocess
 
 import pytest
 
-from adaptformer_mm.utils.comparison import choose_lrs
+from adaptformer_mm.experiments import choose_lrs
 
 from ..conftest import REPO, load_tool, run_python
 
@@ -28,10 +28,15 @@ QUICK_LRS = [0.002, 0.02]  # the default grid's two ends under --quick
 
 
 def copy_checkout(dst):
-    """The tracked files of this checkout, as a fresh clone would hold."""
-    files = subprocess.run(['git', 'ls-files', '-z'], cwd=REPO, check=True,
+    """The files of this checkout a fresh clone of it would hold once its
+    changes are committed: tracked and new files, not ignored or deleted
+    ones."""
+    files = subprocess.run(['git', 'ls-files', '-z', '--cached', '--others',
+                            '--exclude-standard'], cwd=REPO, check=True,
                            capture_output=True, text=True).stdout
     for rel in filter(None, files.split('\0')):
+        if not osp.isfile(osp.join(REPO, rel)):
+            continue
         os.makedirs(osp.join(dst, osp.dirname(rel)), exist_ok=True)
         shutil.copy2(osp.join(REPO, rel), osp.join(dst, rel))
     return str(dst)
@@ -96,6 +101,13 @@ def test_exact_parameter_counts(demo):
     assert params['adaptformer-8']['total'] == total + DEPTH * ADAPTER
     assert params['vpt-deep-4']['trainable'] == \
         FC_NORM + HEAD + DEPTH * TOKENS * D
+    # read from the summary each stage wrote, not from its log
+    for r in demo['report']['runs']:
+        summary = json.load(open(osp.join(demo['work_dir'], r['work_dir'],
+                                          'tunable_summary.json')))
+        assert (summary['trainable'], summary['total']) == \
+            (r['trainable'], r['total'])
+        assert sum(summary['groups'].values()) == r['trainable']
 
 
 def test_report_files(demo):
@@ -205,12 +217,15 @@ def test_bad_flags_name_the_flag_and_the_valid_values(capsys, flags,
     assert message in capsys.readouterr().err
 
 
-def test_refuses_a_used_work_dir(demo):
+def test_refuses_a_work_dir_of_other_settings(demo):
+    """The same flags would continue the run; another data root is another
+    plan, refused before any stage starts."""
     before = sorted(os.listdir(demo['work_dir']))
     proc = run_python(['tools/run_demo.py', '--quick', '--work-dir',
                        demo['work_dir']], check=False)
     assert proc.returncode != 0
-    assert f'{demo["work_dir"]} is not empty' in proc.stderr
+    assert f'work dir {demo["work_dir"]} holds another plan' in proc.stderr
+    assert f"settings.data_root: '{demo['data']}' there" in proc.stderr
     assert sorted(os.listdir(demo['work_dir'])) == before
 
 

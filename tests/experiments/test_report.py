@@ -1,14 +1,18 @@
 """The comparison's bookkeeping: lr choice per protocol, seeds aggregated,
-the table and the figures (adaptformer_mm/utils/comparison.py)."""
+the table, the figures and the report's files
+(adaptformer_mm/experiments/report.py)."""
+import json
 import math
 
 import pytest
 
-from adaptformer_mm.utils.comparison import (aggregate, choose_lrs,
-                                             format_grid, format_table,
-                                             mean_std,
-                                             plot_accuracy_vs_data,
-                                             plot_accuracy_vs_params)
+from adaptformer_mm.experiments import Method, Plan
+from adaptformer_mm.experiments.report import (aggregate, choose_lrs,
+                                               format_grid, format_table,
+                                               mean_std,
+                                               plot_accuracy_vs_data,
+                                               plot_accuracy_vs_params,
+                                               write_report)
 
 LABELS = {'lin': 'linear', 'ada': 'adapter', 'full': 'full'}
 PARAMS = {'lin': dict(trainable=10, total=1000),
@@ -85,3 +89,49 @@ def test_figures_are_written(tmp_path):
         plot(*args, str(path))
         data = path.read_bytes()
         assert data[:8] == b'\x89PNG\r\n\x1a\n' and len(data) > 10_000
+
+
+def test_write_report_files_and_a_partial_status(tmp_path, capsys):
+    plan = Plan(tuple(Method(k, v, f'{k}.py') for k, v in LABELS.items()),
+                lrs=[0.001, 0.01, 0.1], seeds=[0, 1], tasks=('t', ),
+                data_sizes=(32, 128),
+                size_unit='shots')
+    choice = choose_lrs([run(m, lr) for m, lr in VAL], list(LABELS),
+                        plan.lrs)
+    runs = [dict(run(m, choice['tuned'][m], seed=s, size=n), **PARAMS[m])
+            for m in LABELS for s in (0, 1) for n in (32, 128)]
+    result = write_report(str(tmp_path), plan, runs, {'t': choice},
+                          title='Three methods', settings=dict(x=1),
+                          seconds=5.0, sections=['Upstream: none.\n'],
+                          status='not complete: 12 of 14 stages done')
+    md = (tmp_path / 'results.md').read_text()
+    assert md.startswith('# Three methods\n\n**not complete: 12 of 14 '
+                         'stages done**\n\nUpstream: none.\n')
+    assert '## t, 128 training samples per class' in md
+    assert '| adapter | tuned | 50 | 4.81 |' in md and 'Paper' not in md
+    assert 'lr grid on val (t, 128 training samples per class, seed 0)' in md
+    saved = json.load(open(tmp_path / 'results.json'))
+    assert saved['complete'] is False and saved['settings'] == dict(x=1)
+    assert saved['choices']['t']['tuned'] == choice['tuned']
+    # 2 sizes x 2 protocols x 3 methods, less 'full' at the shared lr, of
+    # which no run is done yet
+    assert len(saved['runs']) == 12 and len(saved['rows']) == 10
+    assert ('shared', 'full') not in {(r['protocol'], r['method'])
+                                      for r in saved['rows']}
+    for name in ('accuracy_vs_params.png', 'accuracy_vs_data.png'):
+        assert (tmp_path / name).read_bytes()[:4] == b'\x89PNG'
+    assert 'accuracy_vs_data.png' in capsys.readouterr().out
+    assert result['params']['full'] == PARAMS['full']
+
+
+def test_paper_columns_beside_the_rows():
+    choice = dict(shared=0.01, tuned={m: 0.01 for m in LABELS})
+    rows = aggregate([run(m, 0.01) for m in LABELS], {'t': choice},
+                     ['shared'], list(LABELS))
+    table = format_table(rows, LABELS, PARAMS, paper={'ada': (59.02, 55.69)},
+                         paper_columns=('Paper A', 'Paper B'))
+    assert table.splitlines()[0].endswith('| Paper A | Paper B |')
+    assert '| adapter | shared | 50 | 4.81 | 50.0 | 1 | 0.01 | 2 | 59.0 | ' \
+        '55.7 |' in table
+    assert '| linear | shared | 10 | 1.00 | 50.0 | 1 | 0.01 | 2 | – | – |' \
+        in table
