@@ -12,7 +12,8 @@ on the synthetic *direction* task) x two lrs x two seeds.
   submitted twice, a failed task is submitted again;
 * through ``tools/dist_train.sh`` with a stand-in ``python`` (torchrun's
   command line recorded, result files written);
-* bad input stops before any stage starts, naming the flag, file or key.
+* bad input stops before any stage starts, naming the flag, file or key;
+* a UniFormerV2-shaped pair of configs (the CLIP video family) end to end.
 """
 import json
 import os
@@ -381,3 +382,60 @@ def test_bad_input_is_named_before_any_stage_starts(configs, tmp_path,
     assert exc.value.code == 2
     assert message in capsys.readouterr().err
     assert not work_dir.exists()
+
+
+# A UniFormerV2-shaped row: the CLIP video family through the harness, tiny,
+# from random weights (no pretrained file, no download), on the demo's data.
+UNIFORMER = """\
+_base_ = [{parent!r}]
+synthetic = dict(task='direction', num_train=8, num_val=4, num_test=4)
+model = dict(
+    _delete_=True, type='Recognizer3D',
+    backbone=dict(
+        type='{backbone}', input_resolution=64, patch_size=16, width={d},
+        layers=2, heads=2, t_size=8, no_lmhra=True, return_list=[0, 1],
+        n_layers=2, n_dim={d}, n_head=2, mlp_dropout=[0.5, 0.5],
+        clip_pretrained=False{extra}),
+    cls_head=dict(type='UniFormerHead', num_classes={classes},
+                  in_channels={d}, average_clips='score'),
+    data_preprocessor=dict(type='ActionDataPreprocessor',
+                           mean=[114.75] * 3, std=[57.375] * 3,
+                           format_shape='NCTHW'))
+loader = dict(batch_size=4, num_workers=0, persistent_workers=False)
+train_dataloader = dict(dataset=dict(data_root={data!r}, **synthetic),
+                        **loader)
+val_dataloader = dict(dataset=dict(data_root={data!r}, **synthetic), **loader)
+test_dataloader = dict(dataset=dict(data_root={data!r}, **synthetic),
+                       **loader)
+train_cfg = dict(max_epochs=1, val_interval=1)
+param_scheduler = [dict(type='ConstantLR', factor=1.0, by_epoch=True)]
+default_hooks = dict(logger=dict(interval=1), checkpoint=dict(interval=1))
+"""
+
+
+def test_a_uniformerv2_comparison_runs_end_to_end(tmp_path):
+    paths = []
+    for method, backbone, extra in (
+            ('linear-probe', 'TunableUniFormerV2', ''),
+            ('adaptformer-8', 'AdaptFormerUniFormerV2',
+             ', adapter_cfg=dict(bottleneck=8)')):
+        path = str(tmp_path / f'{method}_uniformerv2-micro_direction.py')
+        with open(path, 'w') as f:
+            f.write(UNIFORMER.format(
+                parent=osp.join(REPO, 'configs', 'demo', method + TRANSFER),
+                backbone=backbone, d=D, classes=CLASSES, extra=extra,
+                data=str(tmp_path / 'data')))
+        paths.append(path)
+    work_dir = tmp_path / 'run'
+    result = load_tool('compare').main(
+        [*paths, '--lrs', '0.01', '--seeds', '0', '--work-dir',
+         str(work_dir), '--jobs', '1', '--threads', '1'])
+    assert result['complete'] is True
+    params = result['params']
+    # AdaptFormer adds one AdaptMLP per CLIP block (2 blocks of width D).
+    assert params['adaptformer-8']['total'] - \
+        params['linear-probe']['total'] == 2 * ADAPTER
+    assert params['adaptformer-8']['trainable'] - \
+        params['linear-probe']['trainable'] == 2 * ADAPTER
+    assert [(r['method'], r['n']) for r in result['rows']
+            if r['protocol'] == 'shared'] == [(m, 1) for m in METHODS]
