@@ -1,4 +1,4 @@
-"""Decord loading that lets the decoder scale frames down (issue 10).
+"""Decord loading that lets the decoder scale frames down.
 
 mmaction2's stock path decodes every sampled frame at full size, converts it
 to RGB and only then resizes it (``DecordInit`` -> ``SampleFrames`` ->

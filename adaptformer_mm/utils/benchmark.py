@@ -77,7 +77,8 @@ def benchmark_model_cfg(cfg: Config, shape: InputShape) -> dict:
     """``cfg.model`` ready to build for a benchmark: no pretrained weights
     (``init_cfg`` / ``pretrained`` dropped), the backbone built for exactly
     ``shape`` where its stock class takes the input size (``num_frames``,
-    ``img_size``: the ViTs, mmpretrain's Swin), so that no position table is
+    ``img_size``: the ViTs, mmpretrain's Swin; ``t_size`` /
+    ``input_resolution``: UniFormerV2), so that no position table is
     resized per call and the stock model, whose table is fixed, accepts it.
     Video Swin takes any clip: nothing is set.
     """
@@ -94,6 +95,14 @@ def benchmark_model_cfg(cfg: Config, shape: InputShape) -> dict:
     backbone.pop('pretrained', None)
     if 'num_frames' in takes and shape.frames is not None:
         backbone['num_frames'] = shape.frames
+    if 't_size' in takes and shape.frames is not None:  # UniFormerV2
+        backbone['t_size'] = shape.frames
+    if 'input_resolution' in takes:  # UniFormerV2: square frames
+        if shape.height != shape.width:
+            raise ValueError(
+                f'input {shape.height}x{shape.width}: UniFormerV2 takes '
+                'square frames (input_resolution is one int)')
+        backbone['input_resolution'] = shape.height
     if 'img_size' in takes:
         if shape.height == shape.width:
             backbone['img_size'] = shape.height

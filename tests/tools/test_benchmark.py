@@ -293,6 +293,14 @@ BASELINE_CASES = {
         lora_cfg=dict(rank=2)),
         'mmaction.VisionTransformer', [3, 4, 32, 32],
         dict(img_size=32, num_frames=4)),
+    'video-uniformerv2': (None, dict(
+        type='AdaptFormerUniFormerV2', input_resolution=224, patch_size=16,
+        width=32, layers=2, heads=2, t_size=8, no_lmhra=True,
+        return_list=[0, 1], n_layers=2, n_dim=32, n_head=2,
+        mlp_dropout=[0.5, 0.5], clip_pretrained=False,
+        adapter_cfg=dict(bottleneck=4)),
+        'mmaction.UniFormerV2', [3, 4, 32, 32],
+        dict(input_resolution=32, t_size=4)),
 }
 
 
@@ -308,6 +316,9 @@ def test_new_backbones_run_against_their_stock_class(case):
         cfg.model.cls_head.in_channels = 32
         if 'Swin' in backbone['type']:  # a feature map: pooled by I3DHead
             cfg.model.cls_head = dict(type='I3DHead', num_classes=3,
+                                      in_channels=32)
+        if 'UniFormerV2' in backbone['type']:
+            cfg.model.cls_head = dict(type='UniFormerHead', num_classes=3,
                                       in_channels=32)
         frames = 4
     else:
@@ -330,8 +341,9 @@ def test_new_backbones_run_against_their_stock_class(case):
     label = 'input image (C x H x W)' if base else 'input clip'
     assert label in format_benchmark(result)
     built = benchmark_model_cfg(cfg, InputShape(3, frames, 32, 32))
-    assert {k: built['backbone'][k] for k in ('num_frames', 'img_size')
-            if k in built['backbone']} == sized
+    assert {k: built['backbone'][k] for k in (
+        'num_frames', 'img_size', 't_size', 'input_resolution')
+        if k in built['backbone']} == sized
     stock_cfg = stock_model_cfg(built)['backbone']
     assert not {'tuning', 'with_cp', 'lora_cfg', 'prompt_cfg',
                 'adapter_cfg'} & set(stock_cfg)
