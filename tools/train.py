@@ -24,6 +24,7 @@ from adaptformer_mm.engine import (  # noqa: E402
     uses_strategy)
 from adaptformer_mm.engine.hooks.interrupt import (  # noqa: E402
     ensure_interrupt_hook, interrupt_report)
+from adaptformer_mm.planner import log_training_plan  # noqa: E402
 from adaptformer_mm.utils.cli import (  # noqa: E402
     add_runner_options, parse_runner_args, runner_parser, set_work_dir)
 from mmengine.config import Config  # noqa: E402
@@ -203,6 +204,7 @@ def main(argv=None):
     else:
         runner = RUNNERS.build(cfg)
     require_training_steps(runner)
+    log_training_plan(cfg)  # memory per GPU and the batch that fits
     # Ctrl-C stops after the current iteration with a resumable checkpoint.
     interrupt = ensure_interrupt_hook(runner)
     try:

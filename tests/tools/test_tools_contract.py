@@ -349,6 +349,14 @@ def run_export_peft(ctx):
     assert osp.isfile(out)
 
 
+def run_plan(ctx):
+    out = str(ctx.tmp / 'plan.json')
+    load_tool('plan').main([ctx.config, '--batch', '2', '--device', 'cpu',
+                            '--json', out])
+    assert 'batch 2 fits' in ctx.output()
+    assert json.load(open(out))
+
+
 TOOLS: Dict[str, Callable] = {
     'train': run_train,
     'test': run_test,
@@ -359,6 +367,7 @@ TOOLS: Dict[str, Callable] = {
     'count_params': run_count_params,
     'demo': run_demo,
     'export_peft': run_export_peft,
+    'plan': run_plan,
 }
 # (tool, kind): the reason the tool refuses the kind, as its message says.
 REFUSED: Dict[tuple, str] = {
