@@ -43,6 +43,9 @@ model = dict(
     backbone=dict(embed_dims={d}, depth=1, num_heads=2,
                   init_cfg=dict(checkpoint={pretrained!r})),
     cls_head=dict(in_channels={d}, num_classes={classes}))
+"""
+# One epoch on the synthetic clips of {data}, every split.
+DATA = """\
 loader = dict(batch_size=4, num_workers=0, persistent_workers=False)
 train_dataloader = dict(dataset=dict(data_root={data!r}, **synthetic),
                         **loader)
@@ -53,6 +56,7 @@ train_cfg = dict(max_epochs=1, val_interval=1)
 param_scheduler = [dict(type='ConstantLR', factor=1.0, by_epoch=True)]
 default_hooks = dict(logger=dict(interval=1), checkpoint=dict(interval=1))
 """
+CHILD += DATA
 
 
 def write_child(folder, method, task='direction', classes=CLASSES,
@@ -401,16 +405,7 @@ model = dict(
     data_preprocessor=dict(type='ActionDataPreprocessor',
                            mean=[114.75] * 3, std=[57.375] * 3,
                            format_shape='NCTHW'))
-loader = dict(batch_size=4, num_workers=0, persistent_workers=False)
-train_dataloader = dict(dataset=dict(data_root={data!r}, **synthetic),
-                        **loader)
-val_dataloader = dict(dataset=dict(data_root={data!r}, **synthetic), **loader)
-test_dataloader = dict(dataset=dict(data_root={data!r}, **synthetic),
-                       **loader)
-train_cfg = dict(max_epochs=1, val_interval=1)
-param_scheduler = [dict(type='ConstantLR', factor=1.0, by_epoch=True)]
-default_hooks = dict(logger=dict(interval=1), checkpoint=dict(interval=1))
-"""
+""" + DATA
 
 
 def test_a_uniformerv2_comparison_runs_end_to_end(tmp_path):

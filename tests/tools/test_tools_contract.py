@@ -2,8 +2,9 @@
 
 One representative per kind (a plain video recipe, a ``*-fast`` recipe with
 repeated augmentation, a data-scale fraction and a k-shot subset, an image
-recipe on mmpretrain, a Swin recipe, an FSDP recipe, the demo, and a short
-config inheriting a recipe over a folder of videos), each shrunk to a tiny
+recipe on mmpretrain, a Swin recipe, an FSDP recipe, the demo, and the
+example of a short config inheriting a recipe for a folder of one's own
+videos), each shrunk to a tiny
 model by a child config that inherits it (``_base_``), on tiny generated
 videos or images. Every tool runs in this process through its ``main``.
 
@@ -17,7 +18,7 @@ import os.path as osp
 import subprocess
 import sys
 from dataclasses import dataclass, field
-from typing import Callable, Dict, Optional
+from typing import Callable, Dict
 
 import cv2
 import numpy as np
@@ -42,8 +43,7 @@ class Kind:
     """A kind of config: the shipped representative and how to shrink it.
 
     Args:
-        config: Path under ``configs/``; None for ``inherited`` (written by
-            the test, as a user would).
+        config: Path under ``configs/``.
         backbone: Overrides that make the backbone tiny.
         head: Overrides of the head (its input width).
         media: 'videos', 'images' or 'synthetic' (the demo's generator).
@@ -53,7 +53,7 @@ class Kind:
         wrapper: The training set's outermost wrapper ('' for none).
         train_samples: Training samples it reads (a subset of the list).
     """
-    config: Optional[str]
+    config: str
     backbone: dict
     head: dict
     media: str = 'videos'
@@ -104,28 +104,11 @@ KINDS = {
         'demo/adaptformer-8_vit-tiny-p16_prim24-pre_adamw-24e_'
         'synthetic-dynamics.py', VIDEO_VIT, dict(in_channels=32),
         media='synthetic', train_samples=8),
-    'inherited': Kind(None, VIDEO_VIT, dict(in_channels=32)),
+    # The 20-line config a user writes for a folder of their own videos.
+    'inherited': Kind(
+        'examples/adaptformer-64_vit-base-p16_videomae-k400-pre_8xb128-'
+        '8x4x1-90e_my-videos.py', VIDEO_VIT, dict(in_channels=32)),
 }
-# The 20-line config a user writes for a folder of their own videos.
-INHERITED = """\
-_base_ = [{parent!r}]
-
-data_root = {videos!r}
-ann_file_train = {train!r}
-ann_file_val = {val!r}
-
-model = dict(cls_head=dict(num_classes={classes}))
-train_dataloader = dict(
-    dataset=dict(ann_file=ann_file_train, data_prefix=dict(video=data_root)))
-val_dataloader = dict(
-    dataset=dict(ann_file=ann_file_val, data_prefix=dict(video=data_root)))
-test_dataloader = dict(
-    dataset=dict(ann_file=ann_file_val, data_prefix=dict(video=data_root)))
-"""
-INHERITED_PARENT = ('adaptformer/adaptformer-64_vit-base-p16_videomae-k400-'
-                    'pre_8xb128-8x4x1-90e_hmdb51-split1.py')
-
-
 # ------------------------------------------------------------------ media
 def write_clip(path: str, seed: int) -> None:
     frames = np.random.default_rng(seed).integers(
@@ -214,16 +197,7 @@ def tiny_config(name: str, media, folder) -> str:
     validation during training, a pretrained tiny backbone); its path."""
     kind = KINDS[name]
     os.makedirs(folder, exist_ok=True)
-    if kind.config is None:
-        parent = osp.join(folder, 'my_videos.py')
-        with open(parent, 'w') as f:
-            f.write(INHERITED.format(
-                parent=osp.join(REPO, 'configs', INHERITED_PARENT),
-                videos=str(media / 'videos'),
-                train=str(media / 'train.txt'),
-                val=str(media / 'val.txt'), classes=CLASSES))
-    else:
-        parent = osp.join(REPO, 'configs', kind.config)
+    parent = osp.join(REPO, 'configs', kind.config)
     base = Config.fromfile(parent)
     head_key = 'cls_head' if 'cls_head' in base.model else 'head'
     pretrained = osp.join(folder, 'pretrained.pth')
