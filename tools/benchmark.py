@@ -27,15 +27,13 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 import adaptformer_mm  # noqa: E402,F401  (stack fixes + registrations)
 from adaptformer_mm.utils.benchmark import (AMP_DTYPES,  # noqa: E402
                                             format_benchmark, run_benchmark)
-from adaptformer_mm.utils.cli import (ConfigBenchmarkTool,  # noqa: E402
-                                      add_json_option)
+from adaptformer_mm.utils.cli import (  # noqa: E402
+    ConfigBenchmarkTool, add_clip_options, add_json_option)
 
 
 def add_options(parser):
     parser.add_argument('--batch', type=int, default=8,
                         help='clips per step (default 8)')
-    parser.add_argument('--amp', choices=sorted(AMP_DTYPES), default='none',
-                        help='autocast dtype (default none: fp32)')
     parser.add_argument('--steps', type=int, default=10,
                         help='timed steps (default 10)')
     parser.add_argument('--warmup', type=int, default=3,
@@ -46,11 +44,7 @@ def add_options(parser):
     add_json_option(parser)
     parser.add_argument('--device', choices=['cuda', 'cpu'],
                         help='default: cuda when present, else cpu')
-    parser.add_argument('--frames', type=int,
-                        help='input frames (default: from the config; video '
-                        'only)')
-    parser.add_argument('--size', type=int,
-                        help='input height = width (default: from the config)')
+    add_clip_options(parser, AMP_DTYPES, amp='none')
     parser.add_argument('--threads', type=int,
                         help='torch CPU threads (default: torch\'s choice; '
                         'use 1 on cores other processes share)')

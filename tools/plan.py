@@ -27,8 +27,8 @@ from adaptformer_mm.planner import (format_plan, parse_memory,  # noqa: E402
                                     plan_config, planning_main)
 from adaptformer_mm.planner.memory import DEVICES  # noqa: E402
 from adaptformer_mm.utils.benchmark import AMP_DTYPES  # noqa: E402
-from adaptformer_mm.utils.cli import (ConfigBenchmarkTool,  # noqa: E402
-                                      add_json_option, positive_int)
+from adaptformer_mm.utils.cli import (  # noqa: E402
+    ConfigBenchmarkTool, add_clip_options, add_json_option, positive_int)
 
 
 def memory_size(text):
@@ -43,14 +43,8 @@ def add_options(parser):
                         help='clips per GPU (default: the config\'s '
                         'train_dataloader.batch_size, times num_repeats of a '
                         'RepeatedAugDataset)')
-    parser.add_argument('--frames', type=positive_int,
-                        help='input frames (default: from the config)')
-    parser.add_argument('--size', type=positive_int,
-                        help='input height = width (default: from the '
-                        'config)')
-    parser.add_argument('--amp', choices=sorted(AMP_DTYPES),
-                        help='autocast dtype (default: the config\'s '
-                        'optim_wrapper: AmpOptimWrapper\'s dtype, else none)')
+    add_clip_options(parser, AMP_DTYPES, config_amp='the config\'s '
+                     'optim_wrapper: AmpOptimWrapper\'s dtype, else none')
     parser.add_argument('--with-cp', action='store_true',
                         help='activation checkpointing of the backbone '
                         'blocks (model.backbone.with_cp=True)')

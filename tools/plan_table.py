@@ -19,19 +19,15 @@ import adaptformer_mm  # noqa: E402,F401  (stack fixes + registrations)
 from adaptformer_mm.planner.table import (option_table,  # noqa: E402
                                           recipe_table)
 from adaptformer_mm.utils.benchmark import AMP_DTYPES  # noqa: E402
-from adaptformer_mm.utils.cli import positive_int, tool_parser  # noqa: E402
+from adaptformer_mm.utils.cli import (  # noqa: E402
+    add_clip_options, positive_int, tool_parser)
 
 CONFIGS = osp.join(osp.dirname(osp.dirname(osp.abspath(__file__))), 'configs')
 
 
 def parse_args(argv=None):
     parser = tool_parser(__doc__)
-    parser.add_argument('--frames', type=positive_int, default=16,
-                        help='input frames (default 16)')
-    parser.add_argument('--size', type=positive_int, default=224,
-                        help='input height = width (default 224)')
-    parser.add_argument('--amp', choices=sorted(AMP_DTYPES), default='bf16',
-                        help='autocast dtype (default bf16)')
+    add_clip_options(parser, AMP_DTYPES, frames=16, size=224, amp='bf16')
     parser.add_argument('--batch', type=positive_int, default=8,
                         help='the batch the totals are given at (default 8)')
     parser.add_argument('--memories', nargs='+', default=['24G', '40G', '80G'],

@@ -294,6 +294,28 @@ def positive_int(text: str) -> int:
     return value
 
 
+def add_clip_options(parser: argparse.ArgumentParser,
+                     amp_choices: Sequence[str],
+                     frames: Optional[int] = None,
+                     size: Optional[int] = None,
+                     amp: Optional[str] = None,
+                     config_amp: str = '') -> None:
+    """``--frames``, ``--size`` and ``--amp``: the clip and precision a tool
+    measures or plans. Each defaults to the value given here, or (None) to
+    what the config says (``config_amp`` says how the config decides)."""
+
+    def default(value, from_config: str = 'from the config') -> str:
+        return f'default {value}' if value is not None else \
+            f'default: {from_config}'
+
+    parser.add_argument('--frames', type=positive_int, default=frames,
+                        help=f'input frames ({default(frames)})')
+    parser.add_argument('--size', type=positive_int, default=size,
+                        help=f'input height = width ({default(size)})')
+    parser.add_argument('--amp', choices=sorted(amp_choices), default=amp,
+                        help=f'autocast dtype ({default(amp, config_amp)})')
+
+
 def add_topk_option(parser: argparse.ArgumentParser, help: str) -> None:
     """``--topk K`` (>= 1, default 5): how many labels are printed."""
     parser.add_argument('--topk', type=positive_int, default=5, help=help)
