@@ -16,52 +16,13 @@ in a second without its 4 GB of weights.
 import argparse
 import os.path as osp
 import sys
-from contextlib import contextmanager
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 import adaptformer_mm  # noqa: E402,F401  (stack fixes + registrations)
-import torch  # noqa: E402
-from adaptformer_mm.apis import load_config  # noqa: E402
+from adaptformer_mm.apis import build_on_meta, load_config  # noqa: E402
 from adaptformer_mm.peft import summarize_parameters  # noqa: E402
 from mmengine.config import DictAction  # noqa: E402
-from mmengine.registry import MODELS, init_default_scope  # noqa: E402
-from torch.overrides import TorchFunctionMode  # noqa: E402
-
-# The constructors torch.nn modules create parameter storage with. Others stay
-# on the CPU: mmaction2's ViT reads its drop-path schedule back with
-# torch.linspace(...).item() and builds its (small) sinusoid table from
-# torch.arange, which a meta tensor cannot give.
-_STORAGE_CONSTRUCTORS = (torch.empty, torch.zeros, torch.ones, torch.full,
-                         torch.rand, torch.randn)
-
-
-class _StorageOnMeta(TorchFunctionMode):
-
-    def __torch_function__(self, func, types, args=(), kwargs=None):
-        kwargs = dict(kwargs or {})
-        if func in _STORAGE_CONSTRUCTORS and kwargs.get('device') is None:
-            kwargs['device'] = 'meta'
-        return func(*args, **kwargs)
-
-
-@contextmanager
-def weights_on_meta():
-    """Modules built inside have their parameters (and tensor buffers made
-    with ``torch.empty/zeros/ones/full/rand/randn``) on the meta device."""
-    with _StorageOnMeta():
-        yield
-
-
-def build_on_meta(cfg):
-    """``cfg.model`` built in the config's scope with meta parameters: the
-    shapes and trainable flags of :func:`adaptformer_mm.apis.build_model`,
-    without allocating the weights."""
-    if 'model' not in cfg:
-        raise KeyError(f'config {cfg.filename or "(text)"} has no `model`')
-    init_default_scope(cfg.get('default_scope', 'mmaction'))
-    with weights_on_meta():
-        return MODELS.build(cfg.model).eval()
 
 
 def parse_args(argv=None):

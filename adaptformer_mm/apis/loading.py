@@ -10,12 +10,15 @@ the checkpoint hook and task files use too.
 """
 import logging
 import os.path as osp
-from typing import Dict, List, Optional, Union
+from contextlib import contextmanager
+from typing import Dict, Iterator, List, Optional, Union
 
+import torch
 from mmengine.config import Config
 from mmengine.logging import print_log
 from mmengine.registry import MODELS, init_default_scope
 from torch import Tensor, nn
+from torch.overrides import TorchFunctionMode
 
 import adaptformer_mm  # noqa: F401  (stack fixes + registrations)
 from adaptformer_mm.compat.checkpoint_loading import safe_torch_load
@@ -55,6 +58,40 @@ def build_model(config: ConfigLike, device: str = 'cpu') -> nn.Module:
     model = MODELS.build(cfg.model)
     model.cfg = cfg
     return model.to(device).eval()
+
+
+# The factories modules make their weights with. Anything else (linspace,
+# arange, tensor) stays on the CPU: constructors read such small tensors
+# back (mmaction2's ViT takes its drop-path rates from linspace(...).item()
+# and builds its sinusoid table from arange), which a meta tensor cannot give.
+_WEIGHT_FACTORIES = (torch.empty, torch.zeros, torch.ones, torch.full,
+                     torch.rand, torch.randn, torch.randint, torch.normal)
+
+
+class _WeightsOnMeta(TorchFunctionMode):
+    """Weight factories without a device make ``meta`` tensors."""
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        kwargs = dict(kwargs or {})
+        if func in _WEIGHT_FACTORIES and kwargs.get('device') is None:
+            kwargs['device'] = 'meta'
+        return func(*args, **kwargs)
+
+
+@contextmanager
+def weights_on_meta() -> Iterator[None]:
+    """Modules built inside have their parameters (and the tensor buffers
+    the weight factories make) on the meta device: shapes and trainable
+    flags, no storage."""
+    with _WeightsOnMeta():
+        yield
+
+
+def build_on_meta(config: ConfigLike) -> nn.Module:
+    """:func:`build_model` with meta weights: the shapes and trainable flags
+    of the model without allocating them (a ViT-g counts in a second)."""
+    with weights_on_meta():
+        return build_model(config, 'meta')
 
 
 def read_backbone(path: str, prefix: str = 'backbone.') -> Dict[str, Tensor]:

@@ -63,7 +63,7 @@ from torch.utils._python_dispatch import TorchDispatchMode
 from torch.utils._pytree import tree_leaves
 from torch.utils.flop_counter import FlopCounterMode
 
-from adaptformer_mm.apis import build_model
+from adaptformer_mm.apis import build_on_meta
 from adaptformer_mm.utils.input_shape import InputShape
 from adaptformer_mm.utils.measure import _extra_flop_formulas
 
@@ -80,22 +80,6 @@ class PlanningError(ValueError):
 
 
 # ------------------------------------------------------------- building
-# Factories that make weights. Anything else (linspace, arange, tensor)
-# stays real: constructors read such small tensors (``.item()``).
-_WEIGHT_FACTORIES = (torch.empty, torch.zeros, torch.ones, torch.full,
-                     torch.rand, torch.randn, torch.randint, torch.normal)
-
-
-class _WeightsOnMeta(TorchFunctionMode):
-    """Weight factories without a device make ``meta`` tensors."""
-
-    def __torch_function__(self, func, types, args=(), kwargs=None):
-        kwargs = dict(kwargs or {})
-        if func in _WEIGHT_FACTORIES and kwargs.get('device') is None:
-            kwargs['device'] = 'meta'
-        return func(*args, **kwargs)
-
-
 def _culprit(err: BaseException, method: str = '') -> str:
     """``Class.method (file:line)`` of the innermost module code in the
     traceback of ``err`` (``method`` narrows it, e.g. ``'__init__'``)."""
@@ -138,8 +122,8 @@ def build_fake_model(model_cfg: dict, scope: str, device: str,
     :class:`PlanningError` naming the module."""
     cfg = Config(dict(model=model_cfg, default_scope=scope))
     try:
-        with _quiet_logs(), _WeightsOnMeta():
-            model = build_model(cfg, 'meta')
+        with _quiet_logs():
+            model = build_on_meta(cfg)
     except (RuntimeError, NotImplementedError) as err:
         raise PlanningError(
             f'the model does not build on the meta device: '

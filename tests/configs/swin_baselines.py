@@ -9,12 +9,11 @@ last stage and the output norm; LoRA adds ``r (in + out)`` to every block's
 ``qkv`` and ``proj`` Linear; the attentive probe adds ``3 d^2 + 6 d`` on the
 last stage's width ``d``.
 """
-import functools
 
 import torch
 from torch import nn
 
-from ..conftest import load_tool
+from adaptformer_mm.apis import weights_on_meta
 
 #: folder -> the backbone argument that configures the method
 METHOD_KEYS = {'lora': 'lora_cfg', 'bitfit': 'bitfit_cfg',
@@ -27,17 +26,6 @@ LORA_RANK = 8
 RECIPE_KEYS = ('train_dataloader', 'val_dataloader', 'test_dataloader',
                'optim_wrapper', 'param_scheduler', 'train_cfg',
                'auto_scale_lr', 'custom_hooks', 'default_hooks')
-
-
-@functools.lru_cache(maxsize=None)
-def _count_params_tool():
-    return load_tool('count_params')
-
-
-def build_on_meta(cfg):
-    """``cfg.model`` built as tools/count_params.py builds it: parameters
-    on the meta device (shapes and ``requires_grad``, no storage)."""
-    return _count_params_tool().build_on_meta(cfg)
 
 
 def header(path):
@@ -70,7 +58,7 @@ def stock_backbone(registry, stock_type, backbone, meta=False):
     cfg.update(type=stock_type, _scope_=registry.scope)
     if not meta:
         return registry.build(cfg)
-    with _count_params_tool().weights_on_meta():
+    with weights_on_meta():
         return registry.build(cfg)
 
 

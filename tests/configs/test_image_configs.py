@@ -17,13 +17,13 @@ from PIL import Image
 from scipy.io import savemat
 
 import adaptformer_mm  # noqa: F401  (registrations + stack fixes)
+from adaptformer_mm.apis import build_on_meta
 from adaptformer_mm.peft import tunable_state_dict
 
 from ..conftest import REPO
 from .swin_baselines import (CLASS_PREFIXES, assert_is_the_recipe,
                              assert_loss_reaches_the_trainable,
-                             assert_trains_its_part, build_on_meta, header,
-                             stock_backbone)
+                             assert_trains_its_part, header, stock_backbone)
 
 IMAGE_ROOT = osp.join(REPO, 'configs', 'image')
 # The paper's image grid (Table 1 of AdaptFormer: four methods x three

@@ -27,14 +27,14 @@ from mmengine.registry import init_default_scope
 from mmengine.runner import Runner
 
 import adaptformer_mm  # noqa: F401  (registrations + stack fixes)
+from adaptformer_mm.apis import build_on_meta
 from adaptformer_mm.datasets.synthetic import write_video
 from adaptformer_mm.utils.pipeline import DATASET_WRAPPERS
 
 from ..conftest import REPO
 from .swin_baselines import (CLASS_PREFIXES, assert_is_the_recipe,
                              assert_loss_reaches_the_trainable,
-                             assert_trains_its_part, build_on_meta, header,
-                             stock_backbone)
+                             assert_trains_its_part, header, stock_backbone)
 
 CONFIG_ROOT = osp.join(REPO, 'configs')
 # Tested by their owners' modules: image and cross-modality configs here in

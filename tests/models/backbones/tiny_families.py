@@ -19,16 +19,14 @@ and Swin relative-position table random, so no identity LayerNorm, zero bias
 or zero table hides a mistake; so are the matrices UniFormerV2 starts at
 zero (``TinyFamily.random_zero_matrices``).
 """
-import contextlib
 import copy
-import functools
 from dataclasses import dataclass
-from typing import Iterator, Tuple, Union
-from unittest import mock
+from typing import Tuple, Union
 
 import torch
 
 import adaptformer_mm  # noqa: F401  (repairs the stack first, registers)
+from adaptformer_mm.apis import weights_on_meta
 from mmaction.models.backbones.swin import SwinTransformer3D
 from mmaction.models.backbones.uniformerv2 import UniFormerV2
 from mmaction.models.backbones.vit_mae import \
@@ -162,15 +160,8 @@ def final_output(out) -> torch.Tensor:
     return out if torch.is_tensor(out) else out[-1]
 
 
-@contextlib.contextmanager
-def on_meta_device() -> Iterator[None]:
-    """``torch.device('meta')``, to build a full-size model only to count
-    its parameters: no memory, no init. mmaction2's VideoMAE reads its
-    drop-path rates with ``.item()`` off ``torch.linspace``, which a meta
-    tensor cannot give, so ``linspace`` alone stays on the CPU."""
-    cpu_linspace = functools.partial(torch.linspace, device='cpu')
-    with torch.device('meta'), mock.patch('torch.linspace', cpu_linspace):
-        yield
+# Full-size models built only to count them: the package's meta build.
+on_meta_device = weights_on_meta
 
 
 VIDEO_VIT = TinyFamily(
