@@ -8,7 +8,8 @@ from mmengine.config import Config
 from adaptformer_mm.apis import build_model, read_backbone
 from mmaction.models.backbones.vit_mae import VisionTransformer
 
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+from ..conftest import load_tool  # noqa: F401  (the tool tests import it here)
+
 VIT = dict(img_size=64, patch_size=16, embed_dims=64, depth=2, num_heads=4,
            num_frames=4, tubelet_size=2)
 # Keeps the aspect ratio, then crops: what real (non-square) footage needs.
@@ -22,19 +23,6 @@ TEST_PIPELINE = [
     dict(type='FormatShape', input_format='NCTHW'),
     dict(type='PackActionInputs'),
 ]
-
-
-def load_tool(name):
-    """``tools/NAME.py`` (NAME may be ``misc/x``) as a module, to call its
-    ``main(argv)`` in-process (a fresh interpreter costs seconds of imports
-    per call)."""
-    import importlib.util
-    path = osp.join(REPO, 'tools', f'{name}.py')
-    spec = importlib.util.spec_from_file_location(
-        'tools_' + name.replace('/', '_'), path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def write_backbone(path, seed=0, **vit):

@@ -8,6 +8,8 @@ from mmengine.config import Config
 
 from adaptformer_mm.utils import cli
 
+from ..conftest import load_tool
+
 
 @dataclass(frozen=True)
 class Settings:
@@ -116,15 +118,8 @@ WRITERS = [
                          ids=[w[0] for w in WRITERS])
 def test_a_tool_overwrites_an_existing_output_only_with_force(
         name, argv, shown, tmp_path, capsys, monkeypatch):
-    import importlib.util
-
-    from ..conftest import REPO
     monkeypatch.setenv('LOCAL_RANK', '0')  # tools/test.py would set it
-    spec = importlib.util.spec_from_file_location(
-        f'tool_{name.replace("/", "_")}',
-        os.path.join(REPO, 'tools', f'{name}.py'))
-    tool = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tool)
+    tool = load_tool(name)
     suffix = {'demo': '.mp4', 'test': '.pkl'}.get(name, '.out')
     out = tmp_path / f'mine{suffix}'
     argv = [str(out) if a == 'OUT' else a for a in argv]
