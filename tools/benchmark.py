@@ -25,9 +25,9 @@ import sys
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 import adaptformer_mm  # noqa: E402,F401  (stack fixes + registrations)
-from adaptformer_mm.utils.benchmark import (AMP_DTYPES,  # noqa: E402
+from adaptformer_mm.benchmark.model import (AMP_DTYPES,  # noqa: E402
                                             format_benchmark, run_benchmark)
-from adaptformer_mm.utils.cli import (  # noqa: E402
+from adaptformer_mm.cli import (  # noqa: E402
     ConfigBenchmarkTool, add_clip_options, add_json_option)
 
 

@@ -22,9 +22,9 @@ import sys
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 import adaptformer_mm  # noqa: E402,F401  (stack fixes + registrations)
-from adaptformer_mm.utils.cli import (  # noqa: E402
+from adaptformer_mm.cli import (  # noqa: E402
     ConfigBenchmarkTool, SignatureOptions, add_json_option)
-from adaptformer_mm.utils.data_benchmark import (  # noqa: E402
+from adaptformer_mm.benchmark.data import (  # noqa: E402
     format_data_benchmark, run_data_benchmark)
 
 

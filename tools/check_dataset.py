@@ -28,7 +28,7 @@ from typing import Dict, List, Sequence, Tuple
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
-from adaptformer_mm.utils.cli import (  # noqa: E402
+from adaptformer_mm.cli import (  # noqa: E402
     add_cfg_options, add_force_option, refuse_overwrite)
 
 SPLITS = ('train', 'val', 'test')
@@ -64,7 +64,7 @@ def build_split(cfg, split: str):
     starts; and the wrappers (:class:`DatasetLevel`, outermost first)."""
     from mmaction.registry import DATASETS
 
-    from adaptformer_mm.utils.pipeline import unwrap_dataset_cfg
+    from adaptformer_mm.datasets.pipeline import unwrap_dataset_cfg
     key = f'{split}_dataloader.dataset'
     inner, chain = unwrap_dataset_cfg(
         copy.deepcopy(cfg[f'{split}_dataloader'].dataset), key)

@@ -19,7 +19,7 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 import adaptformer_mm  # noqa: E402,F401  (repairs the stack before mmaction)
 from adaptformer_mm.models.convert import convert_videomae  # noqa: E402
-from adaptformer_mm.utils.cli import ConverterTool  # noqa: E402
+from adaptformer_mm.cli import ConverterTool  # noqa: E402
 
 
 def add_options(parser):

@@ -28,7 +28,7 @@ from adaptformer_mm.apis import (config_classes, inference,  # noqa: E402
                                  init_model, load_config, read_label_file)
 from adaptformer_mm.apis.inference import is_image_config  # noqa: E402
 from adaptformer_mm.peft import merge_lora  # noqa: E402
-from adaptformer_mm.utils.cli import (  # noqa: E402
+from adaptformer_mm.cli import (  # noqa: E402
     add_backbone_option, add_device_option, add_label_file_option,
     add_force_option, add_merge_lora_option, add_topk_option,
     add_video_argument, refuse_overwrite, require_video, tool_parser)

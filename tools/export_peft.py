@@ -21,7 +21,7 @@ from adaptformer_mm.apis import (build_model, config_classes,  # noqa: E402
                                  load_config, load_weights, read_label_file)
 from adaptformer_mm.compat import safe_torch_load  # noqa: E402
 from adaptformer_mm.peft.task_file import write_task_file  # noqa: E402
-from adaptformer_mm.utils.cli import (  # noqa: E402
+from adaptformer_mm.cli import (  # noqa: E402
     add_backbone_option, add_force_option, add_label_file_option,
     refuse_overwrite, tool_parser)
 

@@ -21,7 +21,7 @@ reused; one of another key is refused unless ``--force``.
 cached train features (MAE's BatchNorm + Linear; ``--probe-layers K``: K
 hidden ReLU layers before it), then prints its top-1 on SPLIT: seconds, not
 a training run. Read the files with
-``adaptformer_mm.utils.features.FeatureSet.load`` or
+``adaptformer_mm.analysis.features.FeatureSet.load`` or
 ``CachedFeatureDataset``; draw them with ``tools/analysis/tsne.py``.
 """
 import os.path as osp
@@ -31,9 +31,9 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 import adaptformer_mm  # noqa: E402,F401  (stack fixes + registrations)
 from adaptformer_mm.apis import load_config  # noqa: E402
-from adaptformer_mm.utils.cli import (  # noqa: E402
+from adaptformer_mm.cli import (  # noqa: E402
     add_cfg_options, add_config_argument, add_device_option, tool_parser)
-from adaptformer_mm.utils.features import (  # noqa: E402
+from adaptformer_mm.analysis.features import (  # noqa: E402
     SPLITS, cached_features, train_probe)
 
 

@@ -278,7 +278,7 @@ import sys
 
 from mmengine.config import Config, DictAction
 
-from adaptformer_mm.utils.pipeline import innermost_dataset_cfg
+from adaptformer_mm.datasets.pipeline import innermost_dataset_cfg
 
 SWAP = {'DecordInit': dict(type='GPUDecodeInit', backend='auto'),
         'DecordDecode': dict(type='GPUDecode')}

@@ -22,7 +22,7 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 import adaptformer_mm  # noqa: E402,F401  (repairs the stack)
 from adaptformer_mm.models.convert_image import (  # noqa: E402
     POS_EMBED_MODES, VIDEO_FINAL_NORMS, inflate_image_to_video)
-from adaptformer_mm.utils.cli import ConverterTool  # noqa: E402
+from adaptformer_mm.cli import ConverterTool  # noqa: E402
 
 
 def add_options(parser):

@@ -26,8 +26,8 @@ import adaptformer_mm  # noqa: E402,F401  (stack fixes + registrations)
 from adaptformer_mm.planner import (format_plan, parse_memory,  # noqa: E402
                                     plan_config, planning_main)
 from adaptformer_mm.planner.memory import DEVICES  # noqa: E402
-from adaptformer_mm.utils.benchmark import AMP_DTYPES  # noqa: E402
-from adaptformer_mm.utils.cli import (  # noqa: E402
+from adaptformer_mm.benchmark.model import AMP_DTYPES  # noqa: E402
+from adaptformer_mm.cli import (  # noqa: E402
     ConfigBenchmarkTool, add_clip_options, add_json_option, positive_int)
 
 

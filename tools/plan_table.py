@@ -18,8 +18,8 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 import adaptformer_mm  # noqa: E402,F401  (stack fixes + registrations)
 from adaptformer_mm.planner.table import (option_table,  # noqa: E402
                                           recipe_table)
-from adaptformer_mm.utils.benchmark import AMP_DTYPES  # noqa: E402
-from adaptformer_mm.utils.cli import (  # noqa: E402
+from adaptformer_mm.benchmark.model import AMP_DTYPES  # noqa: E402
+from adaptformer_mm.cli import (  # noqa: E402
     add_clip_options, positive_int, tool_parser)
 
 CONFIGS = osp.join(osp.dirname(osp.dirname(osp.abspath(__file__))), 'configs')

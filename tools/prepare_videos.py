@@ -22,9 +22,9 @@ import sys
 
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
-from adaptformer_mm.utils.cli import (  # noqa: E402
+from adaptformer_mm.cli import (  # noqa: E402
     SignatureOptions, tool_parser)
-from adaptformer_mm.utils.prepare_videos import (  # noqa: E402
+from adaptformer_mm.data_prep.prepare_videos import (  # noqa: E402
     OUTPUT_EXTENSIONS, X264_PRESETS, EncodeSettings, format_summary,
     measure_decode_rate, prepare_videos, rewrite_ann_file)
 

@@ -17,7 +17,7 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 import adaptformer_mm  # noqa: E402,F401  (stack fixes + registrations)
 from adaptformer_mm.engine import setup_cpu_distributed  # noqa: E402
 from adaptformer_mm.peft import pretrained_backbone_file  # noqa: E402
-from adaptformer_mm.utils.cli import (  # noqa: E402
+from adaptformer_mm.cli import (  # noqa: E402
     add_backbone_option, add_force_option, add_merge_lora_option,
     add_runner_options, parse_runner_args, refuse_overwrite, runner_parser,
     set_work_dir)

@@ -25,7 +25,7 @@ from adaptformer_mm.engine import (  # noqa: E402
 from adaptformer_mm.engine.hooks.interrupt import (  # noqa: E402
     ensure_interrupt_hook, interrupt_report)
 from adaptformer_mm.planner import log_training_plan  # noqa: E402
-from adaptformer_mm.utils.cli import (  # noqa: E402
+from adaptformer_mm.cli import (  # noqa: E402
     add_runner_options, parse_runner_args, runner_parser, set_work_dir)
 from mmengine.config import Config  # noqa: E402
 from mmengine.device import (  # noqa: E402

@@ -103,7 +103,7 @@ def read_backbone(path: str, prefix: str = 'backbone.') -> Dict[str, Tensor]:
 def _inner_dataset(cfg: Config, loader: str) -> dict:
     """The dataset config of ``cfg.<loader>`` inside its wrappers ({} when
     there is none)."""
-    from ..utils.pipeline import unwrap_dataset_cfg
+    from ..datasets.pipeline import unwrap_dataset_cfg
     dataset = (cfg.get(loader) or {}).get('dataset') or {}
     return unwrap_dataset_cfg(dataset)[0]
 

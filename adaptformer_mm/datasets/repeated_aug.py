@@ -33,7 +33,7 @@ from mmengine.registry import FUNCTIONS
 from mmaction.registry import DATASETS
 
 # step_name: also importable from here (its first home).
-from adaptformer_mm.utils.pipeline import decode_steps, step_name
+from .pipeline import decode_steps, step_name
 
 __all__ = ['RepeatedAugDataset', 'repeated_aug_collate', 'step_name']
 
@@ -50,7 +50,7 @@ class RepeatedAugDataset:
             run once per video. Default: up to and including the last step
             whose type ends with ``Decode`` (``DecordDecode``,
             ``ScaledDecordDecode``, ``PyAVDecode``, ...:
-            :func:`adaptformer_mm.utils.pipeline.decode_steps`).
+            :func:`adaptformer_mm.datasets.pipeline.decode_steps`).
     """
 
     def __init__(self,

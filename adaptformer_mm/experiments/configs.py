@@ -65,7 +65,7 @@ def _registered_types(cfg) -> List[Tuple[str, str, object]]:
     """(key, type, registry) of the model parts and datasets a run builds."""
     from mmengine.registry import DATASETS, MODELS
 
-    from adaptformer_mm.utils.pipeline import unwrap_dataset_cfg
+    from adaptformer_mm.datasets.pipeline import unwrap_dataset_cfg
     found = []
     for key in ('model', 'model.backbone') + HEAD_KEYS:
         part = lookup(cfg, key)
@@ -115,7 +115,7 @@ def num_classes(path: str, cfg) -> Tuple[str, object]:
 def train_dataset(cfg) -> Dict[str, object]:
     """The settings of :data:`DATASET_KEYS` of the training set (inside any
     wrapper), the type without its scope."""
-    from adaptformer_mm.utils.pipeline import step_name, unwrap_dataset_cfg
+    from adaptformer_mm.datasets.pipeline import step_name, unwrap_dataset_cfg
     inner, _ = unwrap_dataset_cfg(cfg.train_dataloader.dataset)
     out = {k: inner.get(k) for k in DATASET_KEYS}
     out['type'] = step_name(inner)
@@ -199,7 +199,7 @@ def parse_data_sizes(values: Sequence[str]) -> Tuple[Tuple[Size, ...], str]:
 
 def data_size_options(cfg, size: Size) -> Dict[str, object]:
     """Options that train ``cfg`` on ``size`` (module docstring)."""
-    from adaptformer_mm.utils.pipeline import unwrap_dataset_cfg
+    from adaptformer_mm.datasets.pipeline import unwrap_dataset_cfg
     if size is None:
         return {}
     setting = dict(shots=size, fraction=None) if isinstance(size, int) else \

@@ -278,8 +278,8 @@ def draw_tsne(s: DemoSettings, root: str, runs: List[Dict],
     import torch
     from mmengine.logging import MMLogger
 
-    from adaptformer_mm.utils.features import cached_features
-    from adaptformer_mm.utils.tsne import plot_tsne
+    from adaptformer_mm.analysis.features import cached_features
+    from adaptformer_mm.analysis.tsne import plot_tsne
 
     task, size = s.tasks[0], max(s.data_sizes)
     features, used, labels = {}, {}, None

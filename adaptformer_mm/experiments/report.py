@@ -22,7 +22,7 @@ import math
 import os.path as osp
 from typing import Callable, Dict, Iterable, List, Optional, Sequence, Tuple
 
-from adaptformer_mm.utils.plotting import pyplot, save_figure
+from adaptformer_mm.analysis.plotting import pyplot, save_figure
 
 PROTOCOLS = {
     'shared': "papers' protocol: one lr for all methods, chosen on val",

@@ -208,7 +208,7 @@ def prepare_data(stages: Sequence[Stage]) -> None:
     with other generator settings is reported here, naming it."""
     from adaptformer_mm.datasets import prepare_synthetic
     from adaptformer_mm.datasets.synthetic import SYNTHETIC_DEFAULTS
-    from adaptformer_mm.utils.pipeline import step_name, unwrap_dataset_cfg
+    from adaptformer_mm.datasets.pipeline import step_name, unwrap_dataset_cfg
     done = set()
     for stage in stages:
         cfg = stage.merged()

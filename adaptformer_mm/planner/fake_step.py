@@ -64,8 +64,8 @@ from torch.utils._pytree import tree_leaves
 from torch.utils.flop_counter import FlopCounterMode
 
 from adaptformer_mm.apis import build_on_meta
-from adaptformer_mm.utils.input_shape import InputShape
-from adaptformer_mm.utils.measure import _extra_flop_formulas
+from adaptformer_mm.benchmark.input_shape import InputShape
+from adaptformer_mm.benchmark.measure import _extra_flop_formulas
 
 __all__ = [
     'GpuAttention', 'PlanningError', 'StepRecord', 'StorageLedger',
@@ -178,7 +178,7 @@ def fake_batch(shape: InputShape, batch: int, num_classes: int, device: str,
                fake_mode: FakeTensorMode) -> Tuple[Tensor, list]:
     """``(inputs, data_samples)`` as the model takes them after its
     preprocessor (the layout of
-    :func:`adaptformer_mm.utils.benchmark.random_batch`), the inputs fake,
+    :func:`adaptformer_mm.benchmark.model.random_batch`), the inputs fake,
     every label 0 (``num_classes`` only bounds it)."""
     if shape.is_image:
         from mmpretrain.structures import DataSample
@@ -353,7 +353,7 @@ class StorageLedger(TorchDispatchMode):
     @property
     def flops(self) -> int:
         """FLOPs of the operators run so far, as ``FlopCounterMode``
-        counts them (:func:`adaptformer_mm.utils.measure.count_flops`)."""
+        counts them (:func:`adaptformer_mm.benchmark.measure.count_flops`)."""
         return self._flops.get_total_flops()
 
     @property

@@ -53,10 +53,10 @@ from torch import nn
 from torch._subclasses.fake_tensor import FakeTensorMode
 
 from adaptformer_mm.peft import summarize_parameters
-from adaptformer_mm.utils.benchmark import (AMP_DTYPES, benchmark_model_cfg,
+from adaptformer_mm.benchmark.model import (AMP_DTYPES, benchmark_model_cfg,
                                             num_classes)
-from adaptformer_mm.utils.input_shape import config_input_shape, model_kind
-from adaptformer_mm.utils.pipeline import unwrap_dataset_cfg
+from adaptformer_mm.benchmark.input_shape import config_input_shape, model_kind
+from adaptformer_mm.datasets.pipeline import unwrap_dataset_cfg
 from .fake_step import (PlanningError, StepRecord, StorageLedger,
                         build_fake_model, fake_batch, no_fake_tensors_cached,
                         record_step)
@@ -428,7 +428,7 @@ def plan_config(cfg: Config,
         cfg: the config (``--cfg-options`` merged).
         batch: clips per GPU (default: :func:`config_batch`).
         frames, size: input frames and height = width (default: the
-            config's, as :func:`~adaptformer_mm.utils.input_shape.
+            config's, as :func:`~adaptformer_mm.benchmark.input_shape.
             config_input_shape` reads them).
         amp: ``'none'``, ``'bf16'`` or ``'fp16'`` autocast (default: the
             config's, :func:`config_amp`).

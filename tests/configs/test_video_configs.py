@@ -29,7 +29,7 @@ from mmengine.runner import Runner
 import adaptformer_mm  # noqa: F401  (registrations + stack fixes)
 from adaptformer_mm.apis import build_on_meta
 from adaptformer_mm.datasets.synthetic import write_video
-from adaptformer_mm.utils.pipeline import DATASET_WRAPPERS
+from adaptformer_mm.datasets.pipeline import DATASET_WRAPPERS
 
 from ..conftest import REPO
 from .swin_baselines import (CLASS_PREFIXES, assert_is_the_recipe,

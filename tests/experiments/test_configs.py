@@ -13,7 +13,7 @@ from adaptformer_mm.experiments.configs import (check_agree, check_config,
                                                 parse_data_sizes,
                                                 read_config, task_name)
 from adaptformer_mm.experiments.stages import merged_config
-from adaptformer_mm.utils.pipeline import unwrap_dataset_cfg
+from adaptformer_mm.datasets.pipeline import unwrap_dataset_cfg
 
 from ..conftest import REPO
 

@@ -16,7 +16,7 @@ from adaptformer_mm.experiments.demo import (DemoSettings, draw_tsne,
                                              finish_pretrain, make_plan,
                                              pretrain_entry, transfer_stage)
 from adaptformer_mm.experiments.stages import prepare_data
-from adaptformer_mm.utils.features import FeatureSet
+from adaptformer_mm.analysis.features import FeatureSet
 
 from .fake_runs import write_results
 

@@ -22,10 +22,10 @@ from adaptformer_mm.planner import (PlanningError, parse_memory, plan_config,
 from adaptformer_mm.planner.fake_step import autocast_for
 from adaptformer_mm.planner.memory import (Envelope, PerClip, config_batch,
                                            usable_bytes)
-from adaptformer_mm.utils.benchmark import (AMP_DTYPES, benchmark_model_cfg,
+from adaptformer_mm.benchmark.model import (AMP_DTYPES, benchmark_model_cfg,
                                             num_classes, random_batch)
-from adaptformer_mm.utils.input_shape import config_input_shape
-from adaptformer_mm.utils.measure import count_flops
+from adaptformer_mm.benchmark.input_shape import config_input_shape
+from adaptformer_mm.benchmark.measure import count_flops
 from mmaction.registry import MODELS
 from ..conftest import REPO
 

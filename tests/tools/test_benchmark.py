@@ -9,13 +9,13 @@ from mmengine.config import Config
 
 from adaptformer_mm.apis import load_config
 from adaptformer_mm.models.backbones import TunableVideoViT
-from adaptformer_mm.utils.benchmark import (benchmark_model_cfg,
+from adaptformer_mm.benchmark.model import (benchmark_model_cfg,
                                             format_benchmark, run_benchmark,
                                             stock_model_cfg)
-from adaptformer_mm.utils.input_shape import (InputShape, config_input_shape,
+from adaptformer_mm.benchmark.input_shape import (InputShape, config_input_shape,
                                               pipeline_clip_shape)
-from adaptformer_mm.utils.measure import count_flops
-from adaptformer_mm.utils.data_benchmark import (run_data_benchmark,
+from adaptformer_mm.benchmark.measure import count_flops
+from adaptformer_mm.benchmark.data import (run_data_benchmark,
                                                  stock_pipeline)
 from mmaction.models.backbones.vit_mae import VisionTransformer
 from ..apis.tiny_tasks import load_tool
@@ -256,7 +256,7 @@ def test_compile_needs_warmup():
 
 def test_step_name_is_one_helper_under_both_import_paths():
     from adaptformer_mm.datasets import repeated_aug
-    from adaptformer_mm.utils.pipeline import step_name
+    from adaptformer_mm.datasets.pipeline import step_name
     assert repeated_aug.step_name is step_name
     assert step_name(dict(type='mmaction.Resize')) == 'Resize'
     assert step_name(torch.nn.Identity()) == 'Identity'

@@ -9,7 +9,7 @@ import torch
 from mmengine.config import Config
 
 from adaptformer_mm.apis import build_model
-from adaptformer_mm.utils.features import FeatureSet
+from adaptformer_mm.analysis.features import FeatureSet
 
 from ..conftest import DEMO_CONFIG, load_tool, tiny_demo_overrides
 

@@ -11,7 +11,7 @@ import decord
 import numpy as np
 import pytest
 
-from adaptformer_mm.utils.prepare_videos import MANIFEST, find_ffmpeg
+from adaptformer_mm.data_prep.prepare_videos import MANIFEST, find_ffmpeg
 from adaptformer_mm.datasets.synthetic import write_video
 from ..apis.tiny_tasks import load_tool
 

@@ -134,7 +134,7 @@ def test_report_files(demo):
 
 
 def test_tsne_of_each_method_at_its_tuned_lr(demo):
-    from adaptformer_mm.utils.features import FeatureSet
+    from adaptformer_mm.analysis.features import FeatureSet
     work_dir, report = demo['work_dir'], demo['report']
     png = open(osp.join(work_dir, 'tsne.png'), 'rb').read()
     assert png[:8] == b'\x89PNG\r\n\x1a\n' and len(png) > 10_000

@@ -28,8 +28,8 @@ from mmengine.config import Config
 
 import adaptformer_mm  # noqa: F401  (stack fixes + registrations)
 from adaptformer_mm.apis import build_model
-from adaptformer_mm.utils.features import FeatureSet
-from adaptformer_mm.utils.pipeline import unwrap_dataset_cfg
+from adaptformer_mm.analysis.features import FeatureSet
+from adaptformer_mm.datasets.pipeline import unwrap_dataset_cfg
 
 from ..conftest import REPO, load_tool
 from ..engine.equivalence import free_port

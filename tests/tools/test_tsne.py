@@ -4,7 +4,7 @@ import os.path as osp
 import pytest
 import torch
 
-from adaptformer_mm.utils.features import FeatureSet
+from adaptformer_mm.analysis.features import FeatureSet
 
 from ..conftest import REPO
 

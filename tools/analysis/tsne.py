@@ -16,11 +16,11 @@ import sys
 sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(
     osp.abspath(__file__)))))
 
-from adaptformer_mm.utils.cli import (  # noqa: E402
+from adaptformer_mm.cli import (  # noqa: E402
     add_force_option, refuse_overwrite, tool_parser)
-from adaptformer_mm.utils.features import (  # noqa: E402
+from adaptformer_mm.analysis.features import (  # noqa: E402
     FeatureSet, same_samples)
-from adaptformer_mm.utils.tsne import plot_tsne  # noqa: E402
+from adaptformer_mm.analysis.tsne import plot_tsne  # noqa: E402
 
 
 def parse_args(argv=None):

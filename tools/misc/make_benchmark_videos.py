@@ -28,7 +28,7 @@ import numpy as np
 sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(
     __file__)))))
 
-from adaptformer_mm.utils.prepare_videos import find_ffmpeg  # noqa: E402
+from adaptformer_mm.data_prep.prepare_videos import find_ffmpeg  # noqa: E402
 
 CODECS = {
     'h264': ('mp4', ['-c:v', 'libx264']),

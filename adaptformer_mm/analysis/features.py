@@ -31,7 +31,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.utils.data import DataLoader, Dataset
 
-from .pipeline import step_name, unwrap_dataset_cfg
+from adaptformer_mm.datasets.pipeline import step_name, unwrap_dataset_cfg
 
 FORMAT = 'adaptformer_mm.features/1'
 SPLITS = ('train', 'val', 'test')

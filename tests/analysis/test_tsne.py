@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from adaptformer_mm.utils.tsne import (conditional_affinities, plot_tsne,
+from adaptformer_mm.analysis.tsne import (conditional_affinities, plot_tsne,
                                        subsample, tsne)
 
 

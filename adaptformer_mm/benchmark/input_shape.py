@@ -4,7 +4,7 @@ from typing import List, NamedTuple, Optional, Sequence, Tuple
 
 from mmengine.config import Config
 
-from .pipeline import step_name
+from adaptformer_mm.datasets.pipeline import step_name
 
 # Pipeline steps that fix the spatial size of a clip, and the key holding it.
 _SIZE_KEYS = {

@@ -12,9 +12,9 @@ config's extends (``stock_backbone``: ``VisionTransformer``,
 attention and every parameter training, for a ratio.
 
 This module runs one model; the input shape comes from
-:mod:`adaptformer_mm.utils.input_shape`, the measuring tools (device, peak
-memory, FLOPs, timing) from :mod:`adaptformer_mm.utils.measure`, and the data
-path has its own module, :mod:`adaptformer_mm.utils.data_benchmark`.
+:mod:`adaptformer_mm.benchmark.input_shape`, the measuring tools (device, peak
+memory, FLOPs, timing) from :mod:`adaptformer_mm.benchmark.measure`, and the data
+path has its own module, :mod:`adaptformer_mm.benchmark.data`.
 
 Inputs go straight into ``model(inputs, data_samples, mode=...)``: the data
 preprocessor (uint8 -> normalised float) is skipped, as random normal

@@ -20,7 +20,7 @@ from typing import List, Optional, Sequence, Tuple
 
 from mmengine.config import Config
 
-from adaptformer_mm.utils.pipeline import innermost_dataset_cfg, step_name
+from adaptformer_mm.datasets.pipeline import innermost_dataset_cfg, step_name
 
 # Our loading steps and the stock mmaction2 steps they replace.
 _STOCK_INIT = {'ScaledDecordInit': 'DecordInit', 'GPUDecodeInit': 'DecordInit'}

@@ -8,7 +8,7 @@ import torch
 from mmengine.config import Config
 from torch import nn
 
-from adaptformer_mm.utils.features import (CachedFeatureDataset, FeatureSet,
+from adaptformer_mm.analysis.features import (CachedFeatureDataset, FeatureSet,
                                            feature_key, pooled_features,
                                            probe_head, same_samples,
                                            split_dataloader_cfg, train_probe)

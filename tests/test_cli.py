@@ -1,4 +1,4 @@
-"""adaptformer_mm/utils/cli.py: the command-line pieces the tools share."""
+"""adaptformer_mm/cli.py: the command-line pieces the tools share."""
 import os
 from dataclasses import dataclass
 from typing import Optional
@@ -6,9 +6,9 @@ from typing import Optional
 import pytest
 from mmengine.config import Config
 
-from adaptformer_mm.utils import cli
+from adaptformer_mm import cli
 
-from ..conftest import load_tool
+from .conftest import load_tool
 
 
 @dataclass(frozen=True)

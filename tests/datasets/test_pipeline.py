@@ -7,7 +7,7 @@ import pytest
 from mmengine.registry import init_default_scope
 
 from adaptformer_mm.datasets import generate_synthetic_dataset
-from adaptformer_mm.utils.pipeline import (innermost_dataset_cfg, step_name,
+from adaptformer_mm.datasets.pipeline import (innermost_dataset_cfg, step_name,
                                            unwrap_dataset, unwrap_dataset_cfg)
 
 PIPELINE = [

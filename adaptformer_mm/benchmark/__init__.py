@@ -1,0 +1,11 @@
+"""Measuring a recognizer and its data path.
+
+* :mod:`.input_shape`: the clip or image shape a config trains on;
+* :mod:`.measure`: devices, peak memory, FLOPs and timing;
+* :mod:`.model`: one recognizer's training step and inference
+  (``tools/benchmark.py``);
+* :mod:`.data`: the data path, decode to batch (``tools/benchmark_data.py``).
+
+Not imported by ``adaptformer_mm/__init__.py``: building a model from a
+config does not pay for the benchmarks.
+"""
