@@ -18,9 +18,10 @@ the checkpoint's bytes and the split). An existing FILE of the same key is
 reused; one of another key is refused unless ``--force``.
 
 ``--probe`` also extracts (or reuses) ``train`` and trains a head on the
-cached train features (MAE's BatchNorm + Linear; ``--probe-layers K``: K
-hidden ReLU layers before it), then prints its top-1 on SPLIT: seconds, not
-a training run. Read the files with
+cached train features with an mmengine Runner (the recipes' ``BNLinearHead``,
+MAE's BatchNorm + Linear; ``--probe-layers K``: an ``MLPHead`` with K hidden
+ReLU layers before it), then prints its top-1 on SPLIT: seconds, not a
+training run. Read the files with
 ``adaptformer_mm.analysis.features.FeatureSet.load`` or
 ``CachedFeatureDataset``; draw them with ``tools/analysis/tsne.py``.
 """

@@ -11,10 +11,12 @@ them in seconds (``tools/extract_features.py``).
   written once to a file keyed by all three (:func:`feature_key`: the model,
   the dataset with its wrappers and pipeline, the checkpoint's bytes) and
   reused; a file of another key is never overwritten unless ``force``;
-* :class:`FeatureSet` (the file's content), :class:`CachedFeatureDataset`
-  (a torch dataset over it) and :func:`train_probe` (a linear or MLP head on
-  cached features with plain torch: the frozen-backbone protocol minus
-  augmentation).
+* :class:`FeatureSet` (the file's content) and :class:`CachedFeatureDataset`
+  (a torch dataset over it);
+* :func:`train_probe`: the project's ``BNLinearHead`` (linear probe) or
+  ``MLPHead`` trained on cached features by an mmengine ``Runner``
+  (:class:`FeatureProbe` is the model it trains): the frozen-backbone
+  protocol minus augmentation.
 
 The t-SNE pictures of such features are :mod:`.tsne`.
 """
@@ -23,13 +25,14 @@ import hashlib
 import json
 import os
 import os.path as osp
+import tempfile
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
-import torch.nn.functional as F
+from mmengine.model import BaseModel
 from torch import Tensor, nn
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import Dataset
 
 from adaptformer_mm.datasets.pipeline import step_name, unwrap_dataset_cfg
 
@@ -82,12 +85,19 @@ class FeatureSet:
 
 
 class CachedFeatureDataset(Dataset):
-    """``(feature, label)`` pairs of a :class:`FeatureSet` or its file, for
-    any torch training loop over cached features."""
+    """``(feature, label)`` pairs of a :class:`FeatureSet` or its file: the
+    training set of :func:`train_probe`'s Runner, or of any torch loop over
+    cached features."""
 
     def __init__(self, features: Union[str, FeatureSet]) -> None:
         self.data = FeatureSet.load(features) if isinstance(
             features, str) else features
+
+    @property
+    def metainfo(self) -> Dict[str, Any]:
+        """The class names, as mmengine's datasets give them (a Runner
+        hands them to its visualizer)."""
+        return dict(classes=self.data.classes)
 
     def __len__(self) -> int:
         return len(self.data.labels)
@@ -358,27 +368,30 @@ def cached_features(config: Union[str, Any],
 
 
 # ----------------------------------------------------------------- probe
-def probe_head(feature_dims: int, num_classes: int,
-               hidden_layers: int = 0,
-               hidden_dims: Optional[int] = None) -> nn.Sequential:
-    """MAE's linear-probe head, ``BatchNorm1d(affine=False, eps=1e-6)`` then
-    ``Linear`` (the project's ``BNLinearHead``), with ``hidden_layers``
-    ``Linear + ReLU`` layers of width ``hidden_dims`` (default ``d``)
-    before the last ``Linear`` for an MLP head."""
-    if hidden_layers < 0:
-        raise ValueError(f'hidden_layers must be >= 0, got {hidden_layers}')
-    width = hidden_dims or feature_dims
-    layers: List[nn.Module] = [
-        nn.BatchNorm1d(feature_dims, affine=False, eps=1e-6)]
-    dims = feature_dims
-    for _ in range(hidden_layers):
-        layers += [nn.Linear(dims, width), nn.ReLU(inplace=True)]
-        dims = width
-    layers.append(nn.Linear(dims, num_classes))
-    return nn.Sequential(*layers)
+class FeatureProbe(BaseModel):
+    """One of the project's heads (``BNLinearHead``, ``MLPHead``) on cached
+    features, as the model an mmengine ``Runner`` trains.
+
+    A batch is ``[features (B, d), labels (B,)]``, items of
+    :class:`CachedFeatureDataset` stacked by ``default_collate``.
+    ``mode='loss'`` gives the head's own ``loss_cls`` (cross-entropy) of its
+    scores; ``'tensor'`` and ``'predict'`` give the scores ``(B, C)``.
+    """
+
+    def __init__(self, head: nn.Module) -> None:
+        super().__init__()
+        self.head = head
+
+    def forward(self, inputs: Tensor, labels: Optional[Tensor] = None,
+                mode: str = 'tensor') -> Union[Tensor, Dict[str, Tensor]]:
+        scores = self.head(inputs)
+        if mode == 'loss':
+            return dict(loss_cls=self.head.loss_cls(scores, labels))
+        return scores
 
 
 def top1(head: nn.Module, data: FeatureSet) -> float:
+    """Top-1 accuracy of ``head`` (eval mode) on ``data``."""
     head.eval()
     with torch.no_grad():
         pred = head(data.features).argmax(1)
@@ -394,36 +407,81 @@ def train_probe(train: FeatureSet,
                 weight_decay: float = 1e-4,
                 batch_size: int = 256,
                 seed: int = 0) -> Tuple[nn.Module, float]:
-    """A head (:func:`probe_head`) trained on cached ``train`` features with
-    AdamW and cross-entropy; returns it and its top-1 on ``val``.
+    """A head trained on cached ``train`` features by an mmengine
+    ``Runner``; returns it (on the CPU, eval mode) and its top-1 on ``val``.
+
+    The head is the recipes' own: ``BNLinearHead`` (MAE's linear probe,
+    ``BatchNorm1d(affine=False)`` then ``Linear``) for ``hidden_layers=0``,
+    else ``MLPHead`` with ``hidden_layers + 1`` linear layers of width
+    ``hidden_dims`` (default ``d``). The Runner trains it with AdamW
+    (``lr``, ``weight_decay``, constant rate) on cross-entropy for
+    ``epochs`` epochs of shuffled batches of ``batch_size`` (the last
+    incomplete batch dropped: the BatchNorm needs two samples or more),
+    seeded by ``seed`` (the same seed, the same weights). Its work dir is a
+    temporary folder, removed after; no checkpoint is saved.
 
     Seconds on a CPU for thousands of samples, but not the configs'
     recipe: one un-augmented view per sample, and whatever the checkpoint's
     backbone ends with (a trained ``fc_norm``, say) stays as it is.
     """
+    from mmengine.runner import Runner
+
+    from adaptformer_mm.models.heads import BNLinearHead, MLPHead
     if train.features.shape[1] != val.features.shape[1]:
         raise ValueError(f'train and val features differ in width: '
                          f'{train.features.shape[1]} vs '
                          f'{val.features.shape[1]}')
-    generator = torch.Generator().manual_seed(seed)
-    torch.manual_seed(seed)
+    if hidden_layers < 0:
+        raise ValueError(f'hidden_layers must be >= 0, got {hidden_layers}')
     num_classes = max(len(train.classes),
                       int(torch.cat((train.labels, val.labels)).max()) + 1)
-    head = probe_head(train.features.shape[1], num_classes, hidden_layers,
-                      hidden_dims)
-    optimizer = torch.optim.AdamW(head.parameters(), lr=lr,
-                                  weight_decay=weight_decay)
-    loader = DataLoader(CachedFeatureDataset(train), batch_size=batch_size,
-                        shuffle=True, generator=generator,
-                        drop_last=len(train.labels) > batch_size)
-    for _ in range(epochs):
-        head.train()
-        for x, y in loader:
-            loss = F.cross_entropy(head(x), y)
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
+    dims = train.features.shape[1]
+    if hidden_layers == 0:
+        head = BNLinearHead(num_classes, dims)
+    else:
+        head = MLPHead(num_classes, dims, mlp_cfg=dict(
+            num_layers=hidden_layers + 1, hidden_dims=hidden_dims))
+    probe = FeatureProbe(head)
+    with tempfile.TemporaryDirectory(prefix='probe_') as work_dir:
+        runner = Runner(
+            model=probe,
+            work_dir=work_dir,
+            # A unique name: mmengine keeps one logger and message hub per
+            # name for the process.
+            experiment_name=osp.basename(work_dir),
+            train_dataloader=dict(
+                dataset=CachedFeatureDataset(train), batch_size=batch_size,
+                sampler=dict(type='DefaultSampler', shuffle=True),
+                collate_fn=dict(type='default_collate'),
+                drop_last=len(train.labels) > batch_size, num_workers=0),
+            optim_wrapper=dict(optimizer=dict(
+                type='AdamW', lr=lr, weight_decay=weight_decay)),
+            train_cfg=dict(by_epoch=True, max_epochs=epochs),
+            default_hooks=dict(checkpoint=None, logger=None),
+            randomness=dict(seed=seed),
+            log_level='WARNING',
+            # The caller's registry scope stays the current one.
+            default_scope=None)
+        try:
+            runner.train()
+        finally:
+            _forget_runner(runner)
+    probe.cpu()
     return head, top1(head, val)
+
+
+def _forget_runner(runner: Any) -> None:
+    """Close the Runner's log file (in its work dir, about to be removed)
+    and forget its logger, message hub and visualizer: mmengine keeps them
+    for the process, the latest as the 'current' one that a later
+    ``print_log`` writes through (this one's level is WARNING)."""
+    from mmengine.logging import MessageHub, MMLogger
+    from mmengine.visualization import Visualizer
+    for handler in list(runner.logger.handlers):
+        runner.logger.removeHandler(handler)
+        handler.close()
+    for cls in (MMLogger, MessageHub, Visualizer):
+        cls._instance_dict.pop(runner.experiment_name, None)
 
 
 def same_samples(sets: Sequence[FeatureSet], names: Sequence[str]) -> Tensor:

@@ -337,8 +337,11 @@ def test_real_gpu_decoding_is_close_to_decord(video, backend):
     """Decoding on the GPU against decord on the CPU (run with ``-s`` for
     the figures). Not bit-exact: NVDEC's YUV->RGB conversion is not
     FFmpeg's. The clip is MPEG-4 Part 2 (OpenCV's ``mp4v``): a GPU whose
-    NVDEC lacks it fails here. Never run yet (written on a machine without
-    a GPU); the bound is a guess to be replaced by the measured figure."""
+    NVDEC lacks it fails here.
+
+    The bound (a mean difference under 3 of 255 grey levels) is
+    unverified: no GPU run has measured the difference yet. Replace it with
+    the mean this prints on a GPU, plus a stated margin."""
     try:
         init = GPUDecodeInit(backend=backend)
     except ImportError as e:
