@@ -97,3 +97,13 @@ def test_a_built_dataset_splits_its_pipeline_as_the_config_says(clips):
         step_name(t) for t in PIPELINE[:3]]
     assert chain[1].pipeline is None
     assert unwrap_dataset(inner) == (inner, [])
+
+
+def test_step_name_strips_the_scope_and_is_the_datasets_one():
+    import torch
+
+    from adaptformer_mm.datasets import repeated_aug
+    from adaptformer_mm.datasets.pipeline import step_name
+    assert repeated_aug.step_name is step_name
+    assert step_name(dict(type='mmaction.Resize')) == 'Resize'
+    assert step_name(torch.nn.Identity()) == 'Identity'

@@ -5,7 +5,7 @@ import json
 
 import torch
 
-from ..apis.tiny_tasks import load_tool
+from ..conftest import load_tool
 from ..conftest import DEMO_CONFIG
 
 # The demo recognizer shrunk to seconds (embed 32, depth 2, 8x64x64 clips).
@@ -82,11 +82,3 @@ def test_compile_option_compiles_our_model_only(capsys):
     for key in ('train_gflop_per_clip', 'infer_gflop_per_clip'):
         assert out['model'][key] == out['baseline'][key], key
     assert 'compile eager' in capsys.readouterr().out
-
-
-def test_step_name_is_one_helper_under_both_import_paths():
-    from adaptformer_mm.datasets import repeated_aug
-    from adaptformer_mm.datasets.pipeline import step_name
-    assert repeated_aug.step_name is step_name
-    assert step_name(dict(type='mmaction.Resize')) == 'Resize'
-    assert step_name(torch.nn.Identity()) == 'Identity'
