@@ -140,8 +140,6 @@ SLOW_MODULES = (
     'tests/reliability/test_distributed_peft.py',
     'tests/reliability/test_interrupted_training.py',
     'tests/tools/test_mim.py',
-    'tests/tools/test_gpu_report.py',
-    'tests/tools/test_gpu_data_report.py',
     'tests/tools/test_tools_contract.py',
 )
 
