@@ -19,7 +19,8 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 import adaptformer_mm  # noqa: E402,F401  (stack fixes + registrations)
 from adaptformer_mm.apis import (build_model, config_classes,  # noqa: E402
                                  load_config, load_weights, read_label_file)
-from adaptformer_mm.compat import safe_torch_load  # noqa: E402
+from adaptformer_mm.engine.checkpoint_io import (  # noqa: E402
+    safe_torch_load)
 from adaptformer_mm.peft.task_file import write_task_file  # noqa: E402
 from adaptformer_mm.cli import (  # noqa: E402
     add_backbone_option, add_force_option, add_label_file_option,

@@ -8,6 +8,9 @@ CHECKPOINT may also hold only the trainable tensors (a task file from
 ``TunableCheckpointHook``): the frozen ones then come from ``--backbone``, or
 from the config's ``model.backbone.init_cfg`` Pretrained file, and must be the
 backbone the task was trained on (checked by checksum).
+
+The checkpoint loads under the config's choices (``strict_loading``: see
+``adaptformer_mm/engine/choices.py``).
 """
 import os.path as osp
 import sys
@@ -15,7 +18,8 @@ import sys
 sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 import adaptformer_mm  # noqa: E402,F401  (stack fixes + registrations)
-from adaptformer_mm.engine import setup_cpu_distributed  # noqa: E402
+from adaptformer_mm.engine import (  # noqa: E402
+    runtime_choices, setup_cpu_distributed)
 from adaptformer_mm.peft import pretrained_backbone_file  # noqa: E402
 from adaptformer_mm.cli import (  # noqa: E402
     add_backbone_option, add_force_option, add_merge_lora_option,
@@ -111,11 +115,12 @@ def main(argv=None):
     args = parse_args(argv)
     cfg = merge_args(Config.fromfile(args.config), args)
     setup_cpu_distributed(cfg, args.launcher)
-    if 'runner_type' not in cfg:
-        runner = Runner.from_cfg(cfg)
-    else:
-        runner = RUNNERS.build(cfg)
-    return runner.test()
+    with runtime_choices(cfg):  # strict_loading for load_from
+        if 'runner_type' not in cfg:
+            runner = Runner.from_cfg(cfg)
+        else:
+            runner = RUNNERS.build(cfg)
+        return runner.test()
 
 
 if __name__ == '__main__':

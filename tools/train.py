@@ -1,7 +1,10 @@
 """Train a recognizer / classifier from a config with mmengine's Runner.
 
 Same command line as mmaction2's ``tools/train.py``; in addition it applies
-the project's stack fixes, trains multi-process without CUDA (gloo), refuses
+the project's stack fixes, runs with the choices the config switches on
+(``strict_loading``, ``fold_frozen_param_warnings``: see
+``adaptformer_mm/engine/choices.py``), trains multi-process without
+CUDA (gloo), refuses
 to overwrite checkpoints of an earlier run, saves a resumable checkpoint when
 stopped with Ctrl-C, with ``--test`` evaluates the final weights on the test
 split (mmengine's test loop; metrics also in ``WORK_DIR/test_metrics.json``)
@@ -20,8 +23,8 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 import adaptformer_mm  # noqa: E402,F401  (stack fixes + registrations)
 import torch  # noqa: E402
 from adaptformer_mm.engine import (  # noqa: E402
-    build_flexible_runner, require_training_steps, setup_cpu_distributed,
-    uses_strategy)
+    build_flexible_runner, require_training_steps, runtime_choices,
+    setup_cpu_distributed, uses_strategy)
 from adaptformer_mm.engine.hooks.interrupt import (  # noqa: E402
     ensure_interrupt_hook, interrupt_report)
 from adaptformer_mm.planner import log_training_plan  # noqa: E402
@@ -196,7 +199,11 @@ def main(argv=None):
     cfg = merge_args(cfg, args)
     check_work_dir(cfg)
     setup_cpu_distributed(cfg, args.launcher)
+    with runtime_choices(cfg):
+        train(cfg, args)
 
+
+def train(cfg, args) -> None:
     if uses_strategy(cfg):  # FSDP / DeepSpeed: mmengine.runner.FlexibleRunner
         runner = build_flexible_runner(cfg)
     elif 'runner_type' not in cfg:

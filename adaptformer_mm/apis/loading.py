@@ -21,7 +21,7 @@ from torch import Tensor, nn
 from torch.overrides import TorchFunctionMode
 
 import adaptformer_mm  # noqa: F401  (stack fixes + registrations)
-from adaptformer_mm.compat.checkpoint_loading import safe_torch_load
+from adaptformer_mm.engine.checkpoint_io import safe_torch_load
 from adaptformer_mm.peft.task_file import (TaskFile, load_task_file,
                                            read_task_file, tunable_only_info)
 from adaptformer_mm.peft.tunable_state import (backbone_state,

@@ -1,37 +1,36 @@
-"""Fixes for verified breakages of the pinned OpenMMLab stack on modern torch
-(and one for its log: ``frozen_param_log``).
+"""Fixes for verified breakages of the pinned OpenMMLab stack on modern torch.
 
-Each fix lives in its own module, is idempotent and is applied once when
-``adaptformer_mm`` is imported: the import fixes before ``mmaction.models`` is
-imported, the fixes of mmaction2 classes right after.
-See ``README.md`` ("Why each pin") and ``tests/compat/`` for the failures
-they address.
+A fix here makes the pinned stack do what it was meant to do; it is not a
+behaviour this project chose (those live in :mod:`adaptformer_mm.engine` and
+are switched on from the config). Each fix lives in its own module, is
+idempotent, names the versions it was written for
+(:func:`~._guard.version_guard`: one ``StackVersionWarning`` on any
+other version) and is applied once when ``adaptformer_mm`` is imported: the
+import fixes before ``mmaction.models`` is imported, the fixes of mmaction2
+classes right after. See ``docs/stack.md`` and ``tests/compat/`` for
+the failures they address.
 """
 import warnings
 
-from .checkpoint_loading import (TRUST_ENV, patch_checkpoint_loader,
-                                 safe_torch_load)
-from .frozen_param_log import FrozenParamFilter, patch_frozen_param_log
+from .checkpoint_argument import patch_checkpoint_argument
+from .checkpoint_loading import patch_checkpoint_loader
 from .head_loss_dtype import patch_head_loss_dtype
 from .mmaction_imports import patch_mmaction_imports
 from .optim_param_groups import patch_optim_param_groups
-from .strict_loading import CheckpointMismatchError, patch_strict_loading
+from ._guard import StackVersionWarning, version_guard
 
 __all__ = [
-    'apply_all', 'CheckpointMismatchError', 'FrozenParamFilter',
-    'patch_checkpoint_loader', 'patch_frozen_param_log',
+    'apply_all', 'patch_checkpoint_argument', 'patch_checkpoint_loader',
     'patch_head_loss_dtype', 'patch_mmaction_imports',
-    'patch_optim_param_groups', 'patch_strict_loading',
-    'safe_torch_load', 'TRUST_ENV'
+    'patch_optim_param_groups', 'StackVersionWarning', 'version_guard'
 ]
 
 
 def apply_all() -> None:
     patch_mmaction_imports()
     patch_checkpoint_loader()
-    patch_strict_loading()
+    patch_checkpoint_argument()
     patch_optim_param_groups()
-    patch_frozen_param_log()
     with warnings.catch_warnings():
         # mmcv-lite has no compiled ops; mmcv warns about deformable
         # attention, which nothing here uses.

@@ -9,15 +9,25 @@ fails with ``TypeError: Got unsupported ScalarType BFloat16``.
 The scores are cast to float32 before the loss. Autocast computes
 cross-entropy in float32 anyway, so the loss and its gradient are unchanged;
 only the accuracy logging now works.
+
+Versions: written for mmaction2 1.2.0; on another mmaction2 it is applied
+with a warning (casting bfloat16 scores to float32 changes no loss, so it is
+harmless where the defect is gone).
 """
 import functools
 
 import torch
 
+from ._guard import APPLY, version_guard
+
 _MARK = '_adaptformer_mm_float_scores'
 
 
 def patch_head_loss_dtype() -> None:
+    if not version_guard('mmaction2', '==1.2.0',
+                         "mmaction2's head loss on bfloat16 scores",
+                         elsewhere=APPLY):
+        return
     from mmaction.models.heads.base import BaseHead
 
     original = BaseHead.loss_by_feat

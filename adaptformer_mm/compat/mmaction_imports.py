@@ -13,6 +13,11 @@ Two independent failures, both at import time of ``mmaction.models``:
    never uses VindLU, so we register mmaction2's own placeholders for it
    instead of importing it (building VindLU then raises mmaction2's
    "requires extra multi-modal dependencies" error).
+
+Versions: written for mmaction2 1.2.0; on another mmaction2 it is applied
+with a warning. It is harmless where the defects are gone: the ``drn``
+stand-in is only served when the folder is missing from the installed wheel,
+and the project never builds VindLU.
 """
 import importlib.util
 import os.path as osp
@@ -79,13 +84,24 @@ def _drn_is_missing() -> bool:
 
 def _disable_vindlu() -> None:
     # ``mmaction.models.multimodal`` reads this flag when it is imported.
-    import mmaction.utils.dependency as dependency
+    try:
+        import mmaction.utils.dependency as dependency
+    except ImportError:
+        return  # a release without the multimodal switch: no VindLU
     dependency.WITH_MULTIMODAL = False
 
 
 def patch_mmaction_imports() -> None:
     if 'mmaction.models' in sys.modules:
         return  # already imported successfully: nothing left to fix
+    # Imported here: tests load this file on its own to apply the drn half.
+    from ._guard import APPLY, version_guard
+
+    _mmaction_root()  # a clear error when mmaction2 is not installed
+    if not version_guard('mmaction2', '==1.2.0',
+                         'import mmaction.models (missing drn, VindLU with '
+                         'a current transformers)', elsewhere=APPLY):
+        return
     if _drn_is_missing() and not any(
             isinstance(f, _DRNStubFinder) for f in sys.meta_path):
         sys.meta_path.insert(0, _DRNStubFinder())

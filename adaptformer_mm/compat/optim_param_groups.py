@@ -12,8 +12,14 @@ attribute 'items'``.
 After the constructor has built the optimizer, each group becomes a plain
 ``dict`` with the same entries (the same parameter tensors, so optimizer
 state and LR schedulers are unaffected). Nothing else changes.
+
+Versions: written for mmengine 0.10.7; on another mmengine it is applied with
+a warning (plain dict groups hold the same entries, so it is harmless where
+the defect is gone).
 """
 import functools
+
+from ._guard import APPLY, version_guard
 
 _MARK = '_adaptformer_mm_plain_param_groups'
 
@@ -30,6 +36,10 @@ def plain_param_groups(optimizer) -> None:
 
 
 def patch_optim_param_groups() -> None:
+    if not version_guard('mmengine', '==0.10.7',
+                         "mmengine's compile=True with paramwise_cfg",
+                         elsewhere=APPLY):
+        return
     from mmengine.optim import DefaultOptimWrapperConstructor
 
     original = DefaultOptimWrapperConstructor.__call__

@@ -34,7 +34,7 @@ import torch
 from mmaction.models.backbones.vit_mae import get_sinusoid_encoding
 from torch import Tensor
 
-from adaptformer_mm.compat import safe_torch_load
+from adaptformer_mm.engine.checkpoint_io import safe_torch_load
 
 LAYOUTS = ('mmaction2', 'videomae-pretrain', 'videomae-finetune')
 

@@ -33,6 +33,17 @@ log_processor = dict(type='LogProcessor', window_size=20, by_epoch=True)
 vis_backends = [dict(type='LocalVisBackend')]
 visualizer = dict(type='ActionVisualizer', vis_backends=vis_backends)
 
+# Choices of this project on top of mmengine, applied around the run by
+# tools/train.py and tools/test.py (adaptformer_mm/engine/choices.py;
+# docs/stack.md). strict_loading: a checkpoint whose tensors do not fit
+# the model (another width, class count, prefix) is refused, naming the file
+# and the keys, where mmengine would warn and train the rest from scratch.
+# fold_frozen_param_warnings: one log line for the frozen tensors the
+# optimizer leaves out, where mmengine warns once per tensor. False (e.g.
+# --cfg-options strict_loading=False) keeps mmengine's behaviour.
+strict_loading = True
+fold_frozen_param_warnings = True
+
 log_level = 'INFO'
 load_from = None
 resume = False

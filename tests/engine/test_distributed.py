@@ -10,7 +10,7 @@ import pytest
 import torch
 
 import adaptformer_mm  # noqa: F401
-from adaptformer_mm.compat import safe_torch_load
+from adaptformer_mm.engine.checkpoint_io import safe_torch_load
 from adaptformer_mm.engine import DeviceAwareDistributedDataParallel
 
 from ..conftest import REPO, run_python

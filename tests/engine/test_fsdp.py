@@ -14,7 +14,7 @@ import torch.distributed as dist
 from mmengine.config import Config
 
 import adaptformer_mm  # noqa: F401
-from adaptformer_mm.compat import safe_torch_load
+from adaptformer_mm.engine.checkpoint_io import safe_torch_load
 from adaptformer_mm.engine.strategy import (build_flexible_runner,
                                             prepare_strategy)
 from adaptformer_mm.models import AdaptFormerVideoViT

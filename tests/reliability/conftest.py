@@ -13,7 +13,6 @@ import pytest
 import torch
 
 import adaptformer_mm  # noqa: F401  (stack fixes, registrations)
-from adaptformer_mm.compat.strict_loading import patch_strict_loading
 
 from ..conftest import DEMO_CONFIG, load_tool
 
@@ -103,16 +102,3 @@ randomness = dict(seed=0, deterministic={deterministic!r})
 def train_tool():
     """``tools/train.py`` as a module (it is a script, not in a package)."""
     return load_tool('train')
-
-
-@pytest.fixture
-def strict_loading(monkeypatch):
-    """mmengine with :func:`patch_strict_loading` for this test only (until
-    ``compat.apply_all`` applies it); the originals come back afterwards."""
-    from mmengine.runner import checkpoint as ckpt_module
-    monkeypatch.setattr(ckpt_module, 'load_state_dict',
-                        ckpt_module.load_state_dict)
-    monkeypatch.setattr(
-        ckpt_module.CheckpointLoader, 'load_checkpoint',
-        ckpt_module.CheckpointLoader.__dict__['load_checkpoint'])
-    patch_strict_loading()

@@ -1,22 +1,23 @@
 """Bad checkpoints: another architecture, not a checkpoint, truncated. Each
 is refused with the file named (and, for a mismatch, the first keys with
 both shapes) through ``load_from`` in tools/train.py and through a
-``Pretrained`` init; nothing trains on re-initialised weights."""
+``Pretrained`` init; nothing trains on re-initialised weights.
+
+Refusing another architecture is the ``strict_loading`` choice: on in the
+shipped runtime (tools/train.py applies it), and here by hand for a model
+built outside a tool. A file that cannot be read is refused either way."""
 import glob
 import os.path as osp
-import re
 
 import pytest
 import torch
 from mmaction.models.backbones.vit_mae import VisionTransformer
 from mmaction.registry import MODELS
 from mmengine.registry import init_default_scope
-from mmengine.runner.checkpoint import load_checkpoint
-from torch import nn
+from mmengine.runner import checkpoint as ckpt_module
 
-from adaptformer_mm.compat.strict_loading import (CheckpointMismatchError,
-                                                  load_state_dict,
-                                                  patch_strict_loading)
+from adaptformer_mm.engine.strict_loading import (CheckpointMismatchError,
+                                                  strict_loading)
 
 from .conftest import TINY_VIT, train_tool, write_config
 
@@ -29,6 +30,13 @@ def _backbone(checkpoint, type='AdaptFormerVideoViT', **overrides):
         cfg['adapter_cfg'] = dict(bottleneck=8)
     cfg.update(overrides)
     return MODELS.build(cfg)
+
+
+@pytest.fixture
+def strict():
+    """The ``strict_loading`` choice for this test only."""
+    with strict_loading():
+        yield
 
 
 @pytest.fixture(scope='module')
@@ -55,68 +63,7 @@ def bad_files(tmp_path_factory, pretrained):
     return files
 
 
-def test_size_mismatch_names_keys_with_both_shapes(strict_loading):
-    model = nn.Sequential(nn.Linear(4, 3), nn.LayerNorm(3))
-    other = nn.Sequential(nn.Linear(4, 5), nn.LayerNorm(5)).state_dict()
-    before = {k: v.clone() for k, v in model.state_dict().items()}
-    with pytest.raises(CheckpointMismatchError) as info:
-        load_state_dict(model, other)
-    message = str(info.value)
-    assert message.startswith('the state dict does not fit the model:\n'
-                              '4 tensor(s) have another shape')
-    assert '  0.weight: [5, 4] vs [3, 4]\n' in message
-    assert '  1.bias: [5] vs [3]\n' in message
-    # mismatching tensors were not copied
-    assert torch.equal(model.state_dict()['0.weight'], before['0.weight'])
-
-
-def test_missing_keys_stay_a_warning_but_nothing_fitting_is_an_error(
-        strict_loading, tmp_path, capsys):
-    model = nn.Sequential(nn.Linear(4, 3), nn.Linear(3, 2))
-    source = nn.Sequential(nn.Linear(4, 3)).state_dict()
-    load_state_dict(model, source)  # a partial checkpoint: reported
-    assert torch.equal(model[0].weight, source['0.weight'])
-    assert 'missing keys in source state_dict: 1.weight, 1.bias' in \
-        capsys.readouterr().out
-
-    path = str(tmp_path / 'prefixed.pth')
-    torch.save({'state_dict': {f'backbone.{k}': v
-                               for k, v in model.state_dict().items()}}, path)
-    with pytest.raises(CheckpointMismatchError,
-                       match=f'checkpoint {path}: none of its 4 tensors has a '
-                       'place in the model Sequential'):
-        load_checkpoint(model, path)
-
-
-def test_a_file_is_named_only_for_its_own_tensors(strict_loading, tmp_path):
-    """A checkpoint read without a load (``_load_checkpoint`` alone, as
-    ``tools/export_peft.py`` does) is not blamed for a later in-memory load;
-    the file's own tensors are named after it whatever came between."""
-    from mmengine.runner.checkpoint import _load_checkpoint
-    model = nn.Sequential(nn.Linear(4, 3))
-    path = str(tmp_path / 'wide.pth')
-    torch.save({'state_dict': nn.Sequential(nn.Linear(4, 5)).state_dict()},
-               path)
-    read = _load_checkpoint(path)  # read, never loaded
-    other = nn.Sequential(nn.Linear(4, 5)).state_dict()
-    with pytest.raises(CheckpointMismatchError,
-                       match='^the state dict does not fit'):
-        load_state_dict(model, other)
-    with pytest.raises(CheckpointMismatchError,
-                       match=f'^checkpoint {re.escape(path)} does not fit'):
-        load_state_dict(model, read['state_dict'])
-
-
-def test_patch_is_idempotent(strict_loading):
-    from mmengine.runner import checkpoint as ckpt_module
-    loader = ckpt_module.CheckpointLoader.__dict__['load_checkpoint']
-    patch_strict_loading()
-    assert ckpt_module.load_state_dict is load_state_dict
-    assert ckpt_module.CheckpointLoader.__dict__['load_checkpoint'] is loader
-
-
-def test_pretrained_init_refuses_other_architecture(strict_loading,
-                                                    bad_files):
+def test_pretrained_init_refuses_other_architecture(strict, bad_files):
     backbone = _backbone(bad_files['wide'])
     with pytest.raises(CheckpointMismatchError) as info:
         backbone.init_weights()
@@ -127,8 +74,7 @@ def test_pretrained_init_refuses_other_architecture(strict_loading,
         '[32, 3, 2, 16, 16]' in message
 
 
-def test_pretrained_init_still_fits_other_frame_counts(strict_loading,
-                                                       tmp_path):
+def test_pretrained_init_still_fits_other_frame_counts(strict, tmp_path):
     # The video backbones adapt pos_embed to their frame count on purpose;
     # that is not a mismatch.
     torch.manual_seed(0)
@@ -143,8 +89,7 @@ def test_pretrained_init_still_fits_other_frame_counts(strict_loading,
 
 
 @pytest.mark.parametrize('which', ['text', 'truncated'])
-def test_pretrained_init_refuses_unreadable_file(strict_loading, bad_files,
-                                                 which):
+def test_pretrained_init_refuses_unreadable_file(bad_files, which):
     backbone = _backbone(bad_files[which])
     with pytest.raises(RuntimeError,
                        match=f'cannot read checkpoint {bad_files[which]}: '
@@ -162,9 +107,8 @@ def test_pretrained_init_refuses_unreadable_file(strict_loading, bad_files,
                             'or not a torch checkpoint']),
     ('truncated', RuntimeError, ['cannot read checkpoint {path}']),
 ])
-def test_train_tool_load_from_refuses(strict_loading, tmp_path, bad_files,
-                                      reliability_data, pretrained, which,
-                                      error, messages):
+def test_train_tool_load_from_refuses(tmp_path, bad_files, reliability_data,
+                                      pretrained, which, error, messages):
     config = write_config(tmp_path, reliability_data, pretrained[0],
                           deterministic=False)
     work_dir = str(tmp_path / 'work')
@@ -177,3 +121,24 @@ def test_train_tool_load_from_refuses(strict_loading, tmp_path, bad_files,
     # it stopped before the first iteration: no checkpoint, no loss
     assert not glob.glob(osp.join(work_dir, '*.pth'))
     assert not glob.glob(osp.join(work_dir, 'losses_rank*.json'))
+    # the choice lasted as long as the run
+    assert ckpt_module.load_state_dict.__module__ == \
+        'mmengine.runner.checkpoint'
+
+
+def test_train_tool_without_strict_loading_loads_as_mmengine_does(
+        tmp_path, bad_files, reliability_data, pretrained, capsys):
+    config = write_config(tmp_path, reliability_data, pretrained[0],
+                          deterministic=False,
+                          extra='train_cfg = dict(max_epochs=1)\n')
+    work_dir = str(tmp_path / 'work')
+    train_tool().main([config, '--work-dir', work_dir, '--cfg-options',
+                       f'load_from={bad_files["wide_recognizer"]}',
+                       'strict_loading=False'])
+    out = capsys.readouterr().out
+    # mmengine warned, left the mismatching tensors as they were and trained
+    assert 'size mismatch for backbone.patch_embed.projection.weight' in out
+    assert glob.glob(osp.join(work_dir, 'epoch_1.pth'))
+    # the other choice of the runtime stayed on: one line for frozen tensors
+    assert 'frozen parameter tensors (' in out
+    assert 'is skipped since its requires_grad=False' not in out

@@ -9,7 +9,7 @@ import sys
 
 import torch
 
-from adaptformer_mm.compat import safe_torch_load
+from adaptformer_mm.engine.checkpoint_io import safe_torch_load
 
 from ..conftest import REPO, run_python
 from .conftest import train_tool, write_config

@@ -18,7 +18,7 @@ from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
 from mmengine.registry import HOOKS
 
-from adaptformer_mm.compat.checkpoint_loading import safe_torch_load
+from adaptformer_mm.engine.checkpoint_io import safe_torch_load
 from adaptformer_mm.peft import tunable_state_dict
 from adaptformer_mm.peft.task_file import (TUNABLE_ONLY_KEY,
                                            tunable_only_info, write_task_file)

@@ -27,6 +27,11 @@ env_cfg = dict(
 vis_backends = [dict(type='LocalVisBackend')]
 visualizer = dict(type='UniversalVisualizer', vis_backends=vis_backends)
 
+# The project's choices on top of mmengine, as in the video runtime
+# (configs/_base_/default_runtime.py says what each one does).
+strict_loading = True
+fold_frozen_param_warnings = True
+
 log_level = 'INFO'
 load_from = None
 resume = False

@@ -1,5 +1,13 @@
 """One log line instead of one warning per frozen tensor.
 
+A choice of this project, not a fix: switched on by the config key
+``fold_frozen_param_warnings = True`` (set in
+``configs/_base_/default_runtime.py`` and the image runtime) through
+:func:`~.choices.runtime_choices`, which ``tools/train.py`` enters
+around the run; other code uses the :func:`fold_frozen_param_warnings`
+context manager. ``fold_frozen_param_warnings = False`` keeps mmengine's
+warning per tensor.
+
 With ``paramwise_cfg`` set, mmengine's ``DefaultOptimWrapperConstructor``
 leaves every ``requires_grad=False`` parameter out of the optimizer and logs
 a warning for each one (``backbone.blocks.3.attn.qkv.weight is skipped since
@@ -17,6 +25,12 @@ does train is listed by ``TunableSummaryHook``.
 import functools
 import logging
 import re
+from contextlib import contextmanager
+from typing import Iterator
+from unittest import mock
+
+__all__ = ['FrozenParamFilter', 'SKIPPED', 'fold_frozen_param_warnings',
+           'summary_line']
 
 _MARK = '_adaptformer_mm_frozen_param_summary'
 _BUSY = '_adaptformer_mm_adding_params'  # set on the constructor meanwhile
@@ -46,13 +60,26 @@ def summary_line(dropped: int, frozen_params: int) -> str:
             'TunableSummaryHook lists what trains')
 
 
-def patch_frozen_param_log() -> None:
-    from mmengine.logging import MMLogger, print_log
+@contextmanager
+def fold_frozen_param_warnings() -> Iterator[None]:
+    """``DefaultOptimWrapperConstructor.add_params`` folds its frozen-tensor
+    warnings into one line inside; mmengine's own method is back on leaving.
+    Re-entrant (an inner use changes nothing)."""
     from mmengine.optim import DefaultOptimWrapperConstructor
 
     original = DefaultOptimWrapperConstructor.add_params
     if getattr(original, _MARK, False):
+        yield
         return
+    with mock.patch.object(DefaultOptimWrapperConstructor, 'add_params',
+                           _folding(original)):
+        yield
+
+
+def _folding(original):
+    """``original`` (mmengine's ``add_params``) with a
+    :class:`FrozenParamFilter` on the current logger while it runs."""
+    from mmengine.logging import MMLogger, print_log
 
     @functools.wraps(original)
     def add_params(self, params, module, *args, **kwargs):
@@ -74,4 +101,4 @@ def patch_frozen_param_log() -> None:
                           logger=logger, level=logging.INFO)
 
     setattr(add_params, _MARK, True)
-    DefaultOptimWrapperConstructor.add_params = add_params
+    return add_params

@@ -1,4 +1,11 @@
-"""Refuse checkpoints whose tensors do not fit the model, naming the file.
+"""Strict checkpoint loading: refuse tensors that do not fit, naming the file.
+
+A choice of this project, not a fix: switched on by the config key
+``strict_loading = True`` (set in ``configs/_base_/default_runtime.py`` and
+the image runtime) through :func:`~.choices.runtime_choices`, which
+``tools/train.py`` and ``tools/test.py`` enter around the run; other code
+uses the :func:`strict_loading` context manager. ``strict_loading = False``
+keeps mmengine's behaviour.
 
 mmengine 0.10.7 loads every checkpoint (``load_from``, ``resume``, the
 ``Pretrained`` initializer) through
@@ -10,10 +17,10 @@ silently left at their random init. It also accepts a checkpoint none of
 whose keys fit the model (wrong ``prefix``), which trains a randomly
 initialised model.
 
-:func:`patch_strict_loading` replaces that function with
-:func:`load_state_dict`, which behaves the same (missing and unexpected keys
-stay a warning; the tunable backbones already name missing frozen tensors
-loudly) except that it raises :class:`CheckpointMismatchError`
+Inside :func:`strict_loading`, mmengine uses :func:`load_state_dict`
+instead, which behaves the same (missing and unexpected keys stay a warning;
+the tunable backbones already name missing frozen tensors loudly) except
+that it raises :class:`CheckpointMismatchError`
 
 * when any tensor has another shape than the model's: the message names the
   checkpoint file and the first mismatching keys with both shapes;
@@ -22,12 +29,15 @@ loudly) except that it raises :class:`CheckpointMismatchError`
 A module's own ``_load_from_state_dict`` may still adapt a tensor before the
 check (the video backbones fit ``pos_embed`` to another frame count), so the
 check compares what the module was actually given, after such adaptation.
+Reading the file (and its errors: missing, truncated, not a path) is
+:mod:`~.checkpoint_io`'s, whatever this switch says.
 """
 import logging
-import os
 import weakref
 from collections import deque
-from typing import Deque, List, Mapping, Optional, Tuple
+from contextlib import contextmanager
+from typing import Deque, Iterator, List, Mapping, Optional, Tuple
+from unittest import mock
 
 import torch
 from mmengine.dist import get_dist_info
@@ -36,9 +46,7 @@ from mmengine.model import BaseTTAModel, is_model_wrapper
 from mmengine.runner.checkpoint import _IncompatibleKeys
 from torch.nn.parameter import is_lazy
 
-__all__ = [
-    'CheckpointMismatchError', 'load_state_dict', 'patch_strict_loading'
-]
+__all__ = ['CheckpointMismatchError', 'load_state_dict', 'strict_loading']
 
 # How many mismatching keys a message lists before "... and N more".
 SHOWN_KEYS = 8
@@ -239,44 +247,34 @@ def _mismatch_message(where, mismatched, other_errors) -> str:
     return '\n'.join(lines)
 
 
-def patch_strict_loading() -> None:
-    """Install :func:`load_state_dict` in mmengine. Idempotent.
+@contextmanager
+def strict_loading() -> Iterator[None]:
+    """mmengine loads checkpoints with :func:`load_state_dict` inside; its
+    own functions are back on leaving. Re-entrant (an inner use changes
+    nothing).
 
     ``Runner.load_checkpoint`` / ``load_checkpoint`` and the ``Pretrained``
     initializer look the function up in ``mmengine.runner.checkpoint`` at call
     time, so replacing the module attribute covers ``load_from``, ``resume``
     and ``init_cfg``. ``CheckpointLoader.load_checkpoint`` is wrapped to
-    remember the file name with (weak references to) the tensors it read,
-    and to name it when torch fails on a file that is not a checkpoint with
-    an error that does not.
+    remember the file name with (weak references to) the tensors it read;
+    its errors are left as they are.
     """
     from mmengine.runner import checkpoint as ckpt_module
     from mmengine.runner.checkpoint import CheckpointLoader
 
-    ckpt_module.load_state_dict = load_state_dict
-    current = CheckpointLoader.__dict__['load_checkpoint'].__func__
-    if getattr(current, '_remembers_file', False):
+    if ckpt_module.load_state_dict is load_state_dict:
+        yield
         return
+    read = CheckpointLoader.__dict__['load_checkpoint'].__func__
 
     def load_checkpoint(cls, filename, map_location=None, logger='current'):
-        if not isinstance(filename, (str, os.PathLike)):
-            # A wrong argument (Video Swin's pretrained=None with
-            # pretrained2d=True), not a bad file: the stock TypeError.
-            raise TypeError(f'a checkpoint must be a file path or URL '
-                            f'(str), got {filename!r}')
-        try:
-            checkpoint = current(cls, filename, map_location, logger)
-        except (OSError, RuntimeError):
-            raise  # already names the file (missing, unreadable, refused)
-        except Exception as e:
-            # torch's unpickler fails on some non-checkpoint files with bare
-            # errors (a text file: IndexError) that name no file.
-            raise RuntimeError(
-                f'cannot read checkpoint {filename}: it is truncated or not '
-                f'a torch checkpoint ({type(e).__name__}: {e})') from e
+        checkpoint = read(cls, filename, map_location, logger)
         _remember_read(filename, checkpoint)
         return checkpoint
 
-    load_checkpoint._remembers_file = True
-    load_checkpoint.__doc__ = current.__doc__
-    CheckpointLoader.load_checkpoint = classmethod(load_checkpoint)
+    load_checkpoint.__doc__ = read.__doc__
+    reading = classmethod(load_checkpoint)
+    with mock.patch.object(ckpt_module, 'load_state_dict', load_state_dict), \
+            mock.patch.object(CheckpointLoader, 'load_checkpoint', reading):
+        yield

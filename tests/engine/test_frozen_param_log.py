@@ -1,5 +1,6 @@
 """A frozen backbone's training log: one line instead of one mmengine warning
-per frozen tensor, every other warning kept."""
+per frozen tensor, every other warning kept, while the choice is on (and
+only then)."""
 import glob
 import logging
 import os.path as osp
@@ -14,8 +15,10 @@ from mmengine.runner import Runner
 from torch import nn
 from torch.utils.data import DataLoader
 
-import adaptformer_mm  # noqa: F401  (applies the fix)
-from adaptformer_mm.compat.frozen_param_log import SKIPPED, summary_line
+import adaptformer_mm  # noqa: F401  (registrations)
+from adaptformer_mm.engine.frozen_param_log import (SKIPPED,
+                                                    fold_frozen_param_warnings,
+                                                    summary_line)
 from mmaction.structures import ActionDataSample
 from ..apis.tiny_tasks import VIT, tiny_cfg
 
@@ -43,16 +46,36 @@ def _logger():
     return logger, records
 
 
-def test_only_the_frozen_tensor_warnings_fold_into_one_line():
-    logger, records = _logger()
+def _model_and_constructor():
+    """A frozen Linear (2 tensors, 20 parameters), a LayerNorm and two heads
+    sharing a weight (mmengine warns about the duplicate)."""
     frozen = nn.Linear(4, 4)
     frozen.requires_grad_(False)
     first, second = nn.Linear(4, 2), nn.Linear(4, 2)
-    second.weight = first.weight  # met twice: mmengine warns
+    second.weight = first.weight
     model = nn.Sequential(frozen, nn.LayerNorm(4), first, second)
     constructor = DefaultOptimWrapperConstructor(
         ConfigDict(OPTIM), ConfigDict(dict(PARAMWISE, bypass_duplicate=True)))
-    wrapper = constructor(model)
+    return model, constructor
+
+
+def test_without_the_choice_mmengine_warns_per_tensor():
+    logger, records = _logger()
+    model, constructor = _model_and_constructor()
+    constructor(model)  # importing adaptformer_mm switched nothing on
+    skipped = [m for level, m in records.messages
+               if level == logging.WARNING and SENTENCE in m]
+    assert skipped == [f'0.weight {SENTENCE}', f'0.bias {SENTENCE}']
+
+
+def test_only_the_frozen_tensor_warnings_fold_into_one_line():
+    logger, records = _logger()
+    model, constructor = _model_and_constructor()
+    with fold_frozen_param_warnings():
+        with fold_frozen_param_warnings():  # re-entrant: folds once
+            wrapper = constructor(model)
+    add_params = DefaultOptimWrapperConstructor.add_params
+    assert not hasattr(add_params, '__wrapped__')  # mmengine's own again
     messages = [m for _, m in records.messages]
     assert not [m for m in messages if SENTENCE in m]
     # The constructor's other warning (a parameter met twice) still shows.
@@ -95,7 +118,8 @@ def test_a_frozen_vit_trains_with_one_summary_line(tmp_path):
         default_hooks=dict(checkpoint=None),
         custom_hooks=[dict(type='TunableSummaryHook')],
         default_scope='mmaction')
-    runner.train()
+    with fold_frozen_param_warnings():
+        runner.train()
     log = open(glob.glob(osp.join(runner.log_dir, '*.log'))[0]).read()
     frozen = [p for p in runner.model.parameters() if not p.requires_grad]
     assert len(frozen) > 20
