@@ -8,20 +8,22 @@
 2. Transfer it to task B (does a bar, a shape the corpus never had, grow,
    shrink or rotate which way) four ways: linear probe, VPT, AdaptFormer,
    full fine-tuning (``configs/demo/*_prim24-pre_*_synthetic-dynamics.py``),
-   each loading the checkpoint as a VideoMAE checkpoint is loaded. Every
-   method first trains at each lr of a small grid (seed 0); the val split
-   then decides the lr of two protocols:
+   each loading the checkpoint as a VideoMAE checkpoint is loaded, with
+   128 and with 32 training clips (the VPT paper's downstream data scales).
+   Every method first trains at each lr of a small grid (seed 0, 128
+   clips); the val split then decides the lr of two protocols:
 
    - ``shared``: the papers' protocol, one lr for every method (the grid
      value best on val averaged over the methods);
    - ``tuned``: the VPT paper's protocol, each method's own best lr.
 
-   Each chosen (method, lr) then trains with every transfer seed, and the
-   test split (held out of every choice) gives top-1 as mean ± std.
-3. Print a table like the AdaptFormer paper's Table 1 and write
-   ``results.md``, ``results.json`` (every run, the grid, the choices),
-   ``accuracy_vs_params.png`` (``--full``: also ``accuracy_vs_data.png``)
-   and ``tsne.png`` (the test split's final features of each method, as in
+   Each chosen (method, lr) then trains with every transfer seed at both
+   sizes (32 clips at the lrs chosen on 128), and the test split (held out
+   of every choice) gives top-1 as mean ± std.
+3. Print a table like the AdaptFormer paper's Table 1 for each size and
+   write ``results.md``, ``results.json`` (every run, the grid, the
+   choices), ``accuracy_vs_params.png``, ``accuracy_vs_data.png`` and
+   ``tsne.png`` (the test split's final features of each method, as in
    the VPT paper's pictures).
 
 Every stage is an ordinary ``tools/train.py`` run of an ordinary config: a
@@ -37,7 +39,8 @@ Usage::
 
     python tools/run_demo.py [--work-dir DIR] [--data-root DIR]
         [--methods ...] [--protocol shared|tuned|both] [--seeds 0 1 2]
-        [--lrs ...] [--tasks dynamics order] [--jobs 2] [--threads 1]
+        [--lrs ...] [--tasks dynamics order] [--data-sizes 32 128]
+        [--pretrain-seeds 0 1 2] [--jobs 2] [--threads 1]
         [--quick] [--full] [--fresh-pretrain]
 """
 import argparse
@@ -49,8 +52,8 @@ sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
 
 from adaptformer_mm.experiments import ComparisonError, PROTOCOLS  # noqa: E402
 from adaptformer_mm.experiments.demo import (  # noqa: E402
-    ALL_METHODS, DEFAULT_LRS, METHODS, OPTIONAL_METHODS, TASKS, DemoSettings,
-    run)
+    ALL_METHODS, DATA_SIZES, DEFAULT_LRS, METHODS, OPTIONAL_METHODS, TASKS,
+    DemoSettings, run)
 
 
 def parse_args(argv=None):
@@ -88,8 +91,8 @@ def parse_args(argv=None):
     parser.add_argument('--data-sizes', nargs='+', default=None,
                         metavar='CLIPS',
                         help='training clips of the downstream task (default '
-                        "the config's 128; --full: 32 128; --quick: 16, "
-                        'with --full 8 16); the lr grid runs on the largest')
+                        '32 128; --quick: 16, with --full 8 16); the lr grid '
+                        'runs on the largest, the other sizes use its lrs')
     parser.add_argument('--jobs', type=int, default=2,
                         help='stages run side by side')
     parser.add_argument('--threads', type=int, default=1,
@@ -100,8 +103,8 @@ def parse_args(argv=None):
         help='pre-train in this run\'s work dir even when a cached '
         'checkpoint exists (the cache is left as it is)')
     parser.add_argument('--full', action='store_true',
-                        help='add pre-training seeds, a second data size and '
-                        'the temporal-order task')
+                        help='add pre-training seeds and the temporal-order '
+                        'task')
     parser.add_argument(
         '--quick', action='store_true',
         help='smoke test of every code path: few clips, 2 epochs per stage, '
@@ -143,10 +146,8 @@ def check_args(parser, args):
     args.pretrain_seeds = ints(
         '--pretrain-seeds',
         args.pretrain_seeds or (['0', '1', '2'] if args.full else ['0']), 0)
-    sizes = args.data_sizes or {
-        (False, False): ['128'], (True, False): ['32', '128'],
-        (False, True): ['16'], (True, True): ['8', '16']}[args.full, args.quick]
-    args.data_sizes = ints('--data-sizes', sizes, 4)
+    args.data_sizes = ints('--data-sizes', args.data_sizes or DATA_SIZES[
+        args.full, args.quick], 4)
     if args.lrs is None:
         args.lrs = ([DEFAULT_LRS[0], DEFAULT_LRS[-1]] if args.quick else
                     list(DEFAULT_LRS))
@@ -165,10 +166,13 @@ def check_args(parser, args):
     return args
 
 
-def main(argv: Optional[List[str]] = None) -> Dict:
-    args = parse_args(argv)
-    settings = DemoSettings(**{
+def demo_settings(args) -> DemoSettings:
+    return DemoSettings(**{
         k: getattr(args, k) for k in DemoSettings.__dataclass_fields__})
+
+
+def main(argv: Optional[List[str]] = None) -> Dict:
+    settings = demo_settings(parse_args(argv))
     try:
         return run(settings)
     except ComparisonError as e:  # another plan in the work dir

@@ -14,10 +14,14 @@ pre-training of its own and a t-SNE of the methods' features.
    full fine-tuning (``configs/demo/*_prim24-pre_*_synthetic-dynamics.py``),
    each loading the checkpoint as a VideoMAE checkpoint is loaded: the
    :class:`~.plan.Plan` of the lr grid on val, the protocols and the seeds
-   on test, its data sizes being the generator's number of training clips.
-3. Write the report (:func:`.report.write_report`, with the AdaptFormer
-   paper's figures beside the rows) and ``tsne.png``: the test split's final
-   features of each method at its tuned lr, as in the VPT paper's pictures.
+   on test, its data sizes being the generator's number of training clips
+   (:data:`DATA_SIZES`: 128 and 32 by default, the smaller at the lrs chosen
+   on the larger, as in the VPT paper's downstream data scales).
+3. Write the report (:func:`.report.write_report`: a table per data size
+   with the AdaptFormer paper's figures beside the rows,
+   ``accuracy_vs_params.png`` and ``accuracy_vs_data.png``) and
+   ``tsne.png``: the test split's final features of each method at its
+   tuned lr, as in the VPT paper's pictures.
 """
 import functools
 import hashlib
@@ -63,6 +67,15 @@ TASKS = {
                       'synthetic_order.py'),
 }
 DEFAULT_LRS = (2e-3, 6e-3, 2e-2)
+# Training clips of the downstream task by (--full, --quick): the VPT paper's
+# downstream data scales in miniature, the lr grid on the largest. --quick
+# alone keeps one size so that the CI smoke test stays short.
+DATA_SIZES = {
+    (False, False): (32, 128),
+    (True, False): (32, 128),
+    (False, True): (16, ),
+    (True, True): (8, 16),
+}
 LOADERS = ('train_dataloader', 'val_dataloader', 'test_dataloader')
 # AdaptFormer paper, Table 1 (ViT-B/16, VideoMAE K400 self-supervised):
 # top-1 on SSv2 and HMDB51, beside the demo's rows for reference.

@@ -203,29 +203,39 @@ def plot_accuracy_vs_params(rows: Sequence[Dict], labels: Dict[str, str],
 
 
 def plot_accuracy_vs_data(rows: Sequence[Dict], labels: Dict[str, str],
-                          path: str, xlabel: str = 'training clips') -> None:
+                          path: str, xlabel: str = 'training clips'):
     """Top-1 against the training-set size, one line per method and
-    protocol (solid: shared lr, dashed: tuned lr), one panel per task; the
-    x axis (log) is marked at the sizes run, the legend beside the panels."""
+    protocol (solid: shared lr, dashed: tuned lr), one panel per task.
+
+    The x axis (log) is ticked only at the sizes run, labelled with the
+    sizes themselves (``32``, ``128``); each line's points are shifted by a
+    few percent of a size, the lines side by side, so that equal rows (a
+    method whose two protocols chose the same lr) and their error bars stay
+    visible. The legend lies beside the panels, clear of every point.
+
+    Returns:
+        The (closed) figure, to read its axes back.
+    """
     from matplotlib.ticker import NullLocator
     plt, fig, panels = _task_panels(rows, legend_beside=True)
     styles = dict(shared='-', tuned='--')
+    lines = [(p, m) for p in styles for m in labels]
     for ax, task in panels:
         sizes = sorted({r['size'] for r in rows if r['task'] == task})
-        for protocol, style in styles.items():
-            for method in labels:
-                picked = sorted((r for r in rows if r['task'] == task and
-                                 r['protocol'] == protocol and
-                                 r['method'] == method),
-                                key=lambda r: r['size'])
-                if not picked:
-                    continue
-                ax.errorbar([r['size'] for r in picked],
-                            [r['mean'] for r in picked],
-                            yerr=[_yerr(r['std']) for r in picked],
-                            linestyle=style, marker='o', capsize=3,
-                            color=_colour(method, labels),
-                            label=f'{labels[method]} ({protocol})')
+        for i, (protocol, method) in enumerate(lines):
+            picked = sorted((r for r in rows if r['task'] == task and
+                             r['protocol'] == protocol and
+                             r['method'] == method),
+                            key=lambda r: r['size'])
+            if not picked:
+                continue
+            shift = 2**(0.012 * (i - (len(lines) - 1) / 2))
+            ax.errorbar([r['size'] * shift for r in picked],
+                        [r['mean'] for r in picked],
+                        yerr=[_yerr(r['std']) for r in picked],
+                        linestyle=styles[protocol], marker='o', capsize=3,
+                        color=_colour(method, labels),
+                        label=f'{labels[method]} ({protocol})')
         ax.set_xscale('log')
         ax.set_xticks(sizes, [f'{s:g}' for s in sizes])
         ax.xaxis.set_minor_locator(NullLocator())
@@ -233,6 +243,7 @@ def plot_accuracy_vs_data(rows: Sequence[Dict], labels: Dict[str, str],
                       f'{task}: accuracy vs downstream data size',
                       legend_beside=True)
     save_figure(plt, fig, path)
+    return fig
 
 
 def _task_panels(rows, legend_beside: bool = False):
@@ -306,7 +317,10 @@ def write_report(work_dir: str, plan, runs: Sequence[Dict],
             f'Settings: {json.dumps(settings)}\n',
             'Top-1 on the test split, mean ± std over the transfer seeds'
             + (' and pre-training seeds' if multi_pre else '')
-            + '; lr chosen on the val split.'
+            + '; lr chosen on the val split'
+            + (f' (at {plan.size_label(plan.grid_size)}; the smaller sizes '
+               'use the lrs chosen there).' if len(plan.data_sizes) > 1
+               else '.')
             + (f' Paper columns: {paper_note}, for reference.'
                if paper else '') + '\n']
     tables = []

@@ -1,7 +1,8 @@
 """The synthetic main job's own parts (adaptformer_mm/experiments/demo.py):
-its transfer stages, the pre-training cache and the t-SNE of the methods'
-features, in process (no training: a finished stage's files are written,
-checkpoints come from freshly built models)."""
+its transfer stages, the pre-training cache, the t-SNE of the methods'
+features and its default plan run with faked stages, in process (no
+training: a finished stage's files are written, checkpoints come from
+freshly built models)."""
 import json
 import os
 import os.path as osp
@@ -11,14 +12,18 @@ import pytest
 import torch
 
 from adaptformer_mm.apis import build_model
-from adaptformer_mm.experiments import RunKey
-from adaptformer_mm.experiments.demo import (DemoSettings, draw_tsne,
-                                             finish_pretrain, make_plan,
-                                             pretrain_entry, transfer_stage)
+from adaptformer_mm.experiments import RunKey, Runner
+from adaptformer_mm.experiments import demo
+from adaptformer_mm.experiments import stages as stages_module
+from adaptformer_mm.experiments.demo import (DATA_SIZES, DEFAULT_LRS,
+                                             METHODS, DemoSettings,
+                                             draw_tsne, finish_pretrain,
+                                             make_plan, pretrain_entry,
+                                             transfer_stage)
 from adaptformer_mm.experiments.stages import prepare_data
 from adaptformer_mm.analysis.features import FeatureSet
 
-from .fake_runs import write_results
+from .fake_runs import fake_val, write_results
 
 
 def settings(tmp_path, **kw):
@@ -136,3 +141,69 @@ def test_tsne_of_each_method_at_its_tuned_lr(tmp_path, one_torch_thread):
         assert features.meta['split'] == 'test'
         assert features.labels.tolist() == [0, 1, 2, 3] * 2
         assert features.features.shape == (8, 64)
+
+
+class FakeStages(Runner):
+    """Writes each stage's results as its run would (:mod:`.fake_runs`):
+    val from the lr and the method, test from the seed and the data size."""
+
+    def command(self, stage):
+        return f'fake {stage.stage_config}'
+
+    def run(self, todo, done):
+        for stage, _ in todo:
+            info = stage.info
+            write_results(stage.work_dir, fake_val(info['lr'], info['method']),
+                          0.3 + 0.01 * info['seed'] + info['size'] / 1000)
+            done(stage, 0)
+        return ''
+
+
+def test_default_plan_runs_32_clips_at_the_lrs_chosen_on_128(tmp_path,
+                                                             monkeypatch):
+    """The default main job with faked stages, pre-training and t-SNE: the
+    grid runs on 128 clips only; 32 clips run every seed at exactly the lrs
+    the two protocols chose there; the report has a table per size and
+    draws accuracy against the data size."""
+    monkeypatch.setattr(demo, 'LocalRunner', lambda jobs, threads:
+                        FakeStages())
+    monkeypatch.setattr(demo, 'pretrain', lambda s, root: {0: dict(
+        checkpoint='/ckpt/pre.pth', val=0.43, threads=2, cached=True)})
+    monkeypatch.setattr(demo, 'draw_tsne', lambda s, root, runs, choices:
+                        {})
+    monkeypatch.setattr(stages_module, 'prepare_data', lambda stages: None)
+    s = settings(tmp_path, methods=list(METHODS),
+                 protocols=['shared', 'tuned'], seeds=[0, 1, 2],
+                 lrs=list(DEFAULT_LRS), tasks=['dynamics'],
+                 data_sizes=list(DATA_SIZES[False, False]), quick=False,
+                 work_dir=str(tmp_path / 'run'))
+    assert make_plan(s).data_sizes == (32, 128)
+    result = demo.run(s)
+
+    # fake_val: the linear probe is best at the smallest lr, the others and
+    # the mean over methods at the largest
+    choice = result['choices']['dynamics']
+    assert choice['shared'] == 0.02
+    assert choice['tuned'] == {'linear-probe': 0.002, 'vpt-deep-4': 0.02,
+                               'adaptformer-8': 0.02, 'full-finetune': 0.02}
+    chosen = {m: {0.02, choice['tuned'][m]} for m in METHODS}
+    runs = {n: {(r['method'], r['lr'], r['seed']) for r in result['runs']
+                if r['size'] == n} for n in (32, 128)}
+    grid = {(m, lr, 0) for m in METHODS for lr in DEFAULT_LRS}
+    seeds = {(m, lr, seed) for m in METHODS for lr in chosen[m]
+             for seed in (0, 1, 2)}
+    assert runs[128] == grid | seeds and runs[32] == seeds
+    assert len(result['runs']) == 12 + 10 + 15  # grid, 128 more, 32
+    lrs = {n: {(r['protocol'], r['method']): r['lr'] for r in result['rows']
+               if r['size'] == n} for n in (32, 128)}
+    assert lrs[32] == lrs[128] and len(lrs[32]) == 8
+    assert all(r['n'] == 3 for r in result['rows'])
+
+    md = open(tmp_path / 'run' / 'results.md').read()
+    assert md.index('## dynamics, 128 training clips') < \
+        md.index('## dynamics, 32 training clips')
+    assert 'lr chosen on the val split (at 128 training clips; the smaller ' \
+        'sizes use the lrs chosen there)' in md
+    assert result['settings']['data_sizes'] == [32, 128]
+    png = open(tmp_path / 'run' / 'accuracy_vs_data.png', 'rb').read()
+    assert png[:8] == b'\x89PNG\r\n\x1a\n'

@@ -91,6 +91,32 @@ def test_figures_are_written(tmp_path):
         assert data[:8] == b'\x89PNG\r\n\x1a\n' and len(data) > 10_000
 
 
+def test_accuracy_vs_data_is_ticked_at_the_sizes_run(tmp_path):
+    """Ticks at 32 and 128 labelled '32' and '128' (no log-scale labels
+    such as 3x10^1, no minor ticks), the axis named, every line's points
+    beside their size and apart from the others', the legend clear of the
+    axes (hence of every point)."""
+    choice = dict(shared=0.01, tuned={m: 0.01 for m in LABELS})
+    runs = [run(m, 0.01, seed=s, size=n, test=0.5) for m in LABELS
+            for s in range(2) for n in (32, 128)]
+    rows = aggregate(runs, {'t': choice}, ['shared', 'tuned'], list(LABELS))
+    fig = plot_accuracy_vs_data(rows, LABELS, str(tmp_path / 'data.png'),
+                                xlabel='training clips')
+    ax, = fig.axes
+    assert list(ax.get_xticks()) == [32, 128]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ['32', '128']
+    assert list(ax.get_xticks(minor=True)) == []
+    assert ax.get_xlabel() == 'training clips (log)'
+    xs = [tuple(c.lines[0].get_xdata()) for c in ax.containers]
+    assert len(xs) == 6 and len(set(xs)) == 6  # equal rows stay apart
+    for x32, x128 in xs:
+        assert 0.95 < x32 / 32 < 1.05 and 0.95 < x128 / 128 < 1.05
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    renderer = FigureCanvasAgg(fig).get_renderer()  # the figure is closed
+    assert ax.get_legend().get_window_extent(renderer).x0 > \
+        ax.get_window_extent(renderer).x1
+
+
 def test_write_report_files_and_a_partial_status(tmp_path, capsys):
     plan = Plan(tuple(Method(k, v, f'{k}.py') for k, v in LABELS.items()),
                 lrs=[0.001, 0.01, 0.1], seeds=[0, 1], tasks=('t', ),
@@ -107,7 +133,10 @@ def test_write_report_files_and_a_partial_status(tmp_path, capsys):
     md = (tmp_path / 'results.md').read_text()
     assert md.startswith('# Three methods\n\n**not complete: 12 of 14 '
                          'stages done**\n\nUpstream: none.\n')
-    assert '## t, 128 training samples per class' in md
+    assert md.index('## t, 128 training samples per class') < \
+        md.index('## t, 32 training samples per class')
+    assert 'lr chosen on the val split (at 128 training samples per class; ' \
+        'the smaller sizes use the lrs chosen there).' in md
     assert '| adapter | tuned | 50 | 4.81 |' in md and 'Paper' not in md
     assert 'lr grid on val (t, 128 training samples per class, seed 0)' in md
     saved = json.load(open(tmp_path / 'results.json'))

@@ -198,6 +198,17 @@ def test_full_reuses_the_cache_from_a_folder_with_a_space(demo,
         assert osp.getsize(osp.join(work_dir, name)) > 10_000
 
 
+@pytest.mark.parametrize('flags, sizes', [
+    ([], (32, 128)), (['--full'], (32, 128)), (['--quick'], (16, )),
+    (['--quick', '--full'], (8, 16)), (['--data-sizes', '64'], (64, ))])
+def test_data_sizes_of_the_plan(flags, sizes):
+    """By default task B runs at 128 and 32 clips, the lr grid at 128."""
+    run_demo = load_tool('run_demo')
+    from adaptformer_mm.experiments.demo import make_plan
+    plan = make_plan(run_demo.demo_settings(run_demo.parse_args(flags)))
+    assert plan.data_sizes == sizes and plan.grid_size == max(sizes)
+
+
 @pytest.mark.parametrize('flags, message', [
     (['--methods', 'lora'], "--methods: ['lora']"),
     (['--methods', 'lora'], "'lora-2', 'attentive-probe']"),
@@ -207,6 +218,8 @@ def test_full_reuses_the_cache_from_a_folder_with_a_space(demo,
     (['--seeds', '1', '1'], '--seeds'),
     (['--tasks', 'kinetics'], "valid: ['dynamics', 'order']"),
     (['--lrs', '0'], '--lrs'),
+    (['--data-sizes', '32', 'all'], "--data-sizes: ['32', 'all'] are not "
+     'all integers'),
 ])
 def test_bad_flags_name_the_flag_and_the_valid_values(capsys, flags,
                                                       message):
