@@ -37,8 +37,9 @@ def fake_val(lr: float, method: str) -> float:
 def fake_trainer(argv) -> int:
     """A launcher's training step, faked: finds the stage config and
     ``--work-dir`` in ``argv`` (a ``srun`` or ``python -m
-    torch.distributed.run`` command line), records ``argv`` in ``WORK_DIR/launched.jsonl`` and writes
-    results from the stage config's lr and seed. Exit 1 where the work dir's
+    torch.distributed.run`` command line), records ``argv`` in
+    ``WORK_DIR/launched.jsonl`` and writes results from the stage config's
+    lr and seed. Exit 1 where the work dir's
     name is in ``$FAIL_STAGES``."""
     work_dir = argv[argv.index('--work-dir') + 1]
     config = next(a for a in argv if a.endswith('_config.py'))

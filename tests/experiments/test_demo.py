@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from adaptformer_mm.apis import build_model
-from adaptformer_mm.experiments import RunKey, Runner
+from adaptformer_mm.experiments import RunKey
 from adaptformer_mm.experiments import demo
 from adaptformer_mm.experiments import stages as stages_module
 from adaptformer_mm.experiments.demo import (DATA_SIZES, DEFAULT_LRS,
@@ -23,7 +23,8 @@ from adaptformer_mm.experiments.demo import (DATA_SIZES, DEFAULT_LRS,
 from adaptformer_mm.experiments.stages import prepare_data
 from adaptformer_mm.analysis.features import FeatureSet
 
-from .fake_runs import fake_val, write_results
+from .fake_runner import FakeRunner
+from .fake_runs import write_results
 
 
 def settings(tmp_path, **kw):
@@ -143,22 +144,6 @@ def test_tsne_of_each_method_at_its_tuned_lr(tmp_path, one_torch_thread):
         assert features.features.shape == (8, 64)
 
 
-class FakeStages(Runner):
-    """Writes each stage's results as its run would (:mod:`.fake_runs`):
-    val from the lr and the method, test from the seed and the data size."""
-
-    def command(self, stage):
-        return f'fake {stage.stage_config}'
-
-    def run(self, todo, done):
-        for stage, _ in todo:
-            info = stage.info
-            write_results(stage.work_dir, fake_val(info['lr'], info['method']),
-                          0.3 + 0.01 * info['seed'] + info['size'] / 1000)
-            done(stage, 0)
-        return ''
-
-
 def test_default_plan_runs_32_clips_at_the_lrs_chosen_on_128(tmp_path,
                                                              monkeypatch):
     """The default main job with faked stages, pre-training and t-SNE: the
@@ -166,7 +151,7 @@ def test_default_plan_runs_32_clips_at_the_lrs_chosen_on_128(tmp_path,
     the two protocols chose there; the report has a table per size and
     draws accuracy against the data size."""
     monkeypatch.setattr(demo, 'LocalRunner', lambda jobs, threads:
-                        FakeStages())
+                        FakeRunner())
     monkeypatch.setattr(demo, 'pretrain', lambda s, root: {0: dict(
         checkpoint='/ckpt/pre.pth', val=0.43, threads=2, cached=True)})
     monkeypatch.setattr(demo, 'draw_tsne', lambda s, root, runs, choices:

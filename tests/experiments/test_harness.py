@@ -9,37 +9,13 @@ import os.path as osp
 import pytest
 
 from adaptformer_mm.experiments import (Comparison, Method, Plan,
-                                        PlanChanged, Runner, Stage,
+                                        PlanChanged, Stage,
                                         StageChanged)
 from adaptformer_mm.experiments import stages as stages_module
 
-from .fake_runs import fake_val, write_results
+from .fake_runner import FakeRunner
 
 LRS, SEEDS = [0.01, 0.1], [0, 1]
-
-
-class FakeRunner(Runner):
-    """Records each stage it is given and writes its results; raises after
-    ``fail_after`` stages, as a killed comparison stops."""
-
-    def __init__(self, fail_after=None):
-        self.calls, self.fail_after = [], fail_after
-
-    def command(self, stage):
-        return f'fake {stage.stage_config}'
-
-    def run(self, todo, done):
-        for stage, resume in todo:
-            if len(self.calls) == self.fail_after:
-                raise RuntimeError('killed')
-            info = stage.info
-            self.calls.append((info['method'], info['lr'], info['seed'],
-                               resume))
-            write_results(stage.work_dir, fake_val(info['lr'],
-                                                   info['method']),
-                          0.3 + 0.01 * info['seed'])
-            done(stage, 0)
-        return ''
 
 
 @pytest.fixture
