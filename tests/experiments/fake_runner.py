@@ -25,6 +25,6 @@ class FakeRunner(Runner):
             write_results(stage.work_dir, fake_val(info['lr'],
                                                    info['method']),
                           0.3 + 0.01 * info['seed'] +
-                          info.get('size', 0) / 1000)
+                          (info.get('size') or 0) / 1000)
             done(stage, 0)
         return ''
