@@ -11,8 +11,9 @@ import pytest
 
 # One torch thread in the tests and in every process they start: their
 # tensors are tiny, and two threads synchronising on them cost more than they
-# compute (a 2-core machine ran the backbone contract's bf16 and fake-CUDA rows
-# 2.3 to 4.7 times slower with two). A test about threads sets its own.
+# compute (a 2-core machine, with other jobs running, ran the backbone
+# contract's bf16 and fake-CUDA rows 2.3 to 4.7 times slower with two). A test
+# about threads sets its own.
 os.environ.setdefault('OMP_NUM_THREADS', '1')
 
 
@@ -165,6 +166,34 @@ def pytest_collection_modifyitems(config, items):
     # the short files then fill the workers' last minutes, instead of one
     # worker finishing a long file alone.
     items.sort(key=lambda item: item.get_closest_marker('slow') is None)
+
+
+@pytest.fixture(autouse=True, scope='session')
+def config_text_once_per_content():
+    """Each distinct config's text formatted once per test process.
+
+    mmengine formats ``Config.pretty_text`` with yapf at every place a run
+    asks for it (the log, the dumped config, each checkpoint's meta, the
+    message hub: about six times a run, up to half a second each), and the
+    suite runs a few hundred Runners on a few dozen configs. The text is a
+    function of the file name and the content, so it is kept by them.
+    """
+    from mmengine.config import Config
+    original = Config.pretty_text
+    texts = {}
+
+    def pretty_text(self):
+        try:
+            key = (self.filename, repr(self._cfg_dict.to_dict()))
+        except Exception:  # content without a stable repr: format it
+            return original.fget(self)
+        if key not in texts:
+            texts[key] = original.fget(self)
+        return texts[key]
+
+    Config.pretty_text = property(pretty_text)
+    yield
+    Config.pretty_text = original
 
 
 @pytest.fixture(scope='session')
