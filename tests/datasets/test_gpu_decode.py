@@ -8,7 +8,6 @@ real GPU decoding only by ``test_real_gpu_*`` on a machine with a GPU.
 """
 import os.path as osp
 import pickle
-import random
 import sys
 import types
 import warnings
@@ -19,9 +18,9 @@ import decord
 import numpy as np
 import pytest
 import torch
-from mmaction.registry import TRANSFORMS
 from mmengine.config import Config
 
+from adaptformer_mm.benchmark.gpu.decoders import run_pipeline
 from adaptformer_mm.datasets.gpu_decode import (BACKENDS, GPUDecode,
                                                 GPUDecodeInit)
 from adaptformer_mm.datasets.synthetic import write_video
@@ -134,15 +133,6 @@ def gpu(monkeypatch):
     return install
 
 
-def _run(pipeline, video, seed=0):
-    random.seed(seed)
-    np.random.seed(seed)
-    results = dict(filename=video, label=3, start_index=0, modality='RGB')
-    for step in pipeline:
-        results = TRANSFORMS.build(step)(results)
-    return results
-
-
 def _configs():
     base = Config.fromfile(osp.join(DATASETS, 'ssv2_video.py'))
     gpu = Config.fromfile(osp.join(DATASETS, 'ssv2_video_gpu-decode.py'))
@@ -189,8 +179,8 @@ def test_config_pipeline_equals_stock(gpu, video, backend, split):
     base, cfg = _configs()
     pipeline = cfg[f'{split}_pipeline']
     pipeline[0]['backend'] = backend
-    ours = _run(pipeline, video)
-    stock = _run(base[f'{split}_pipeline'], video)
+    ours = run_pipeline(pipeline, video)
+    stock = run_pipeline(base[f'{split}_pipeline'], video)
     assert ours['inputs'].shape == (1, 3, 8, 224, 224)
     assert torch.equal(ours['inputs'], stock['inputs'])
     a, b = ours['data_samples'], stock['data_samples']
