@@ -16,6 +16,7 @@ version and the fix, and the fix does what its docstring chose:
 The installed version is the ``__version__`` of the module the package
 installs (``mmaction`` for ``mmaction2``), which is what tests monkeypatch.
 """
+import functools
 import importlib
 import warnings
 
@@ -79,3 +80,17 @@ def version_guard(package: str, written_for: str, fix: str,
             f'{package}{written_for}, but {package} {version} is installed: '
             f'{action}.', StackVersionWarning, stacklevel=3)
     return elsewhere == APPLY
+
+
+def wrap_method(owner: type, name: str, mark: str, make) -> None:
+    """``owner.name`` replaced by ``make(original)``, a function with the
+    original's signature (a classmethod stays one), once: nothing happens
+    when the method there is already a wrapper carrying ``mark``."""
+    attr = owner.__dict__.get(name) or getattr(owner, name)
+    is_classmethod = isinstance(attr, classmethod)
+    original = attr.__func__ if is_classmethod else attr
+    if getattr(original, mark, False):
+        return
+    wrapper = functools.wraps(original)(make(original))
+    setattr(wrapper, mark, True)
+    setattr(owner, name, classmethod(wrapper) if is_classmethod else wrapper)

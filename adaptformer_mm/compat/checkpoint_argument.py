@@ -16,9 +16,8 @@ Versions: written for mmengine 0.10.7; on another mmengine it is applied with
 a warning (it raises the same exception type where mmengine would raise one,
 so it is harmless where the defect is gone).
 """
-import functools
 
-from ._guard import APPLY, version_guard
+from ._guard import APPLY, version_guard, wrap_method
 
 _MARK = '_adaptformer_mm_checks_argument'
 
@@ -30,17 +29,12 @@ def patch_checkpoint_argument() -> None:
         return
     from mmengine.runner.checkpoint import CheckpointLoader
 
-    original = CheckpointLoader.__dict__['_get_checkpoint_loader'].__func__
-    if getattr(original, _MARK, False):
-        return
+    def make(original):
+        def _get_checkpoint_loader(cls, path):
+            # Imported here: the fixes run before the package's engine is
+            # importable.
+            from adaptformer_mm.engine.checkpoint_io import checkpoint_path
+            return original(cls, checkpoint_path(path))
+        return _get_checkpoint_loader
 
-    @functools.wraps(original)
-    def _get_checkpoint_loader(cls, path):
-        # Imported here: the fixes run before the package's engine is
-        # importable.
-        from adaptformer_mm.engine.checkpoint_io import checkpoint_path
-        return original(cls, checkpoint_path(path))
-
-    setattr(_get_checkpoint_loader, _MARK, True)
-    CheckpointLoader._get_checkpoint_loader = classmethod(
-        _get_checkpoint_loader)
+    wrap_method(CheckpointLoader, '_get_checkpoint_loader', _MARK, make)

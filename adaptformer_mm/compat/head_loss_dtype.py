@@ -14,11 +14,9 @@ Versions: written for mmaction2 1.2.0; on another mmaction2 it is applied
 with a warning (casting bfloat16 scores to float32 changes no loss, so it is
 harmless where the defect is gone).
 """
-import functools
-
 import torch
 
-from ._guard import APPLY, version_guard
+from ._guard import APPLY, version_guard, wrap_method
 
 _MARK = '_adaptformer_mm_float_scores'
 
@@ -30,15 +28,11 @@ def patch_head_loss_dtype() -> None:
         return
     from mmaction.models.heads.base import BaseHead
 
-    original = BaseHead.loss_by_feat
-    if getattr(original, _MARK, False):
-        return
+    def make(original):
+        def loss_by_feat(self, cls_scores, data_samples, **kwargs):
+            if cls_scores.dtype == torch.bfloat16:
+                cls_scores = cls_scores.float()
+            return original(self, cls_scores, data_samples, **kwargs)
+        return loss_by_feat
 
-    @functools.wraps(original)
-    def loss_by_feat(self, cls_scores, data_samples, **kwargs):
-        if cls_scores.dtype == torch.bfloat16:
-            cls_scores = cls_scores.float()
-        return original(self, cls_scores, data_samples, **kwargs)
-
-    setattr(loss_by_feat, _MARK, True)
-    BaseHead.loss_by_feat = loss_by_feat
+    wrap_method(BaseHead, 'loss_by_feat', _MARK, make)

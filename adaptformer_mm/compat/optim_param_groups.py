@@ -17,9 +17,8 @@ Versions: written for mmengine 0.10.7; on another mmengine it is applied with
 a warning (plain dict groups hold the same entries, so it is harmless where
 the defect is gone).
 """
-import functools
 
-from ._guard import APPLY, version_guard
+from ._guard import APPLY, version_guard, wrap_method
 
 _MARK = '_adaptformer_mm_plain_param_groups'
 
@@ -42,15 +41,11 @@ def patch_optim_param_groups() -> None:
         return
     from mmengine.optim import DefaultOptimWrapperConstructor
 
-    original = DefaultOptimWrapperConstructor.__call__
-    if getattr(original, _MARK, False):
-        return
+    def make(original):
+        def __call__(self, model):
+            optim_wrapper = original(self, model)
+            plain_param_groups(optim_wrapper.optimizer)
+            return optim_wrapper
+        return __call__
 
-    @functools.wraps(original)
-    def __call__(self, model):
-        optim_wrapper = original(self, model)
-        plain_param_groups(optim_wrapper.optimizer)
-        return optim_wrapper
-
-    setattr(__call__, _MARK, True)
-    DefaultOptimWrapperConstructor.__call__ = __call__
+    wrap_method(DefaultOptimWrapperConstructor, '__call__', _MARK, make)
