@@ -6,8 +6,8 @@ the project's stack fixes, runs with the choices the config switches on
 ``adaptformer_mm/engine/choices.py``), trains multi-process without CUDA
 (gloo), refuses to overwrite checkpoints of an earlier run, saves a
 resumable checkpoint when stopped with Ctrl-C, with ``--test`` evaluates the
-final weights on the test split (mmengine's test loop; metrics also in ``WORK_DIR/test_metrics.json``)
-and prints where the results are. A config's ``AmpOptimWrapper`` (the paper
+final weights on the test split (mmengine's test loop; metrics also in
+``WORK_DIR/test_metrics.json``) and prints where the results are. A config's ``AmpOptimWrapper`` (the paper
 recipes' bf16 autocast) becomes an fp32 ``OptimWrapper``, with one warning,
 on a machine without a GPU, so that a recipe can be tried on a laptop.
 """
