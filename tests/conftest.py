@@ -17,7 +17,11 @@ import pytest
 os.environ.setdefault('OMP_NUM_THREADS', '1')
 
 
-def pytest_configure(config):
+@pytest.fixture(autouse=True, scope='session')
+def torch_threads():
+    """The thread count above, also where torch was imported before this
+    file (in the processes that run tests, not in the one that hands them
+    out to -n workers)."""
     import torch
     torch.set_num_threads(int(os.environ['OMP_NUM_THREADS']))
 
